@@ -1,0 +1,52 @@
+# EventBridge — every target sets up what it needs first, on a fresh machine too.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT    := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
+
+.PHONY: setup system-deps test lint unit integration acceptance e2e run bench load clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip==25.3
+	$(BIN)/pip install -q -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+# redis-server (local Redis when there is no Docker), Chromium + driver (browser tests).
+system-deps:
+	@if ! command -v redis-server >/dev/null || ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	  $(APT) update -qq && $(APT) install -y -qq redis-server chromium chromium-driver >/dev/null; fi
+
+setup: $(STAMP) system-deps
+	$(BIN)/python -m simulator prefetch
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+# The whole suite: lint, unit, integration (real Kafka + Redis), acceptance (BDD), e2e.
+test: setup lint
+	$(BIN)/pytest
+
+unit: $(STAMP)
+	$(BIN)/pytest -m unit
+
+integration acceptance e2e: setup
+	$(BIN)/pytest -m $@
+
+# Local Kafka + Redis, bridge + gateway, the simulator at a gentle rate, the demo page.
+run: setup
+	$(BIN)/python -m simulator demo
+
+bench: setup
+	$(BIN)/python -m bench
+
+load: setup
+	$(BIN)/python -m simulator load --duration 60
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The SSE gateway: an ASGI app serving per-user Redis streams to browsers."""

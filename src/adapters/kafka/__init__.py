@@ -1,0 +1,1 @@
+"""Kafka adapters over aiokafka: the consumer-group event source and the dead-letter topic."""

@@ -1,0 +1,1 @@
+"""Redis adapters: per-user streams, notifications, session owners (docs/redis-contract.md)."""

@@ -1,0 +1,1 @@
+"""Telemetry adapters: OpenTelemetry for production, an in-memory tally for tests and health."""

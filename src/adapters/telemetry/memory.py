@@ -1,0 +1,29 @@
+"""InMemoryTelemetry: totals of every BatchReport, for health output and for tests."""
+
+from __future__ import annotations
+
+from application.ports import BatchReport
+
+
+class InMemoryTelemetry:
+    """Telemetry that keeps running totals and breaker transitions in memory."""
+
+    def __init__(self) -> None:
+        self.totals = BatchReport()
+        self.batches = 0
+        self.transitions: list[tuple[str, str]] = []
+        self.paused = 0
+        self.resumed = 0
+
+    def batch_processed(self, report: BatchReport) -> None:
+        self.batches += 1
+        self.totals.add(report)
+
+    def breaker_changed(self, old: str, new: str) -> None:
+        self.transitions.append((old, new))
+
+    def partitions_paused(self, count: int) -> None:
+        self.paused += 1
+
+    def partitions_resumed(self, count: int) -> None:
+        self.resumed += 1

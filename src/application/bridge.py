@@ -1,0 +1,263 @@
+"""BridgeService: Kafka → filter → breaker → map → Redis, one batch at a time (SPEC §1, §5, §7)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+from application.outcome import BatchOutcome
+from application.policy import BridgePolicy, OpenPolicy
+from application.ports import (
+    BatchReport,
+    Clock,
+    DeadLetters,
+    DeadLetterUnavailable,
+    EventSource,
+    SourceUnavailable,
+    StoreUnavailable,
+    StreamStore,
+    Telemetry,
+)
+from application.triage import Triager
+from domain.breaker import BreakerState, CircuitBreaker, Transition
+from domain.model import Partition, Record
+from domain.offsets import OffsetTracker
+
+log = logging.getLogger("eventbridge.bridge")
+
+
+class BridgeService:
+    """Consumes the domain topic and delivers each event to its user's stream exactly once.
+
+    Records become finished (and so committable) only when Redis acknowledged them, or they
+    were ignored, or the dead-letter topic acknowledged them. While Redis is unavailable the
+    `pause` policy keeps the unfinished batch in memory, pauses every assigned partition and
+    retries when the breaker's cool-down timer lets a probe through; `drop` counts and commits.
+    """
+
+    def __init__(
+        self,
+        *,
+        source: EventSource,
+        store: StreamStore,
+        dead_letters: DeadLetters,
+        telemetry: Telemetry,
+        clock: Clock,
+        breaker: CircuitBreaker,
+        triager: Triager,
+        policy: BridgePolicy,
+    ) -> None:
+        self._source = source
+        self._store = store
+        self._dead_letters = dead_letters
+        self._telemetry = telemetry
+        self._clock = clock
+        self._breaker = breaker
+        self._triager = triager
+        self._policy = policy
+        self._tracker = OffsetTracker()
+        self._lock = asyncio.Lock()
+        self._backlog: list[Record] = []  # fetched, not finished, waiting for Redis (pause policy)
+        self._letters_backlog: list[Record] = []
+        self._retry_at = 0.0
+        self._last_commit = clock.monotonic()
+        self._closed = False
+        self.totals = BatchReport()
+        source.on_rebalance(revoked=self._on_revoked, assigned=self._on_assigned)
+
+    @property
+    def breaker(self) -> CircuitBreaker:
+        return self._breaker
+
+    @property
+    def backlog(self) -> int:
+        return len(self._backlog)
+
+    async def run(self, stop: asyncio.Event, *, max_steps: int | None = None) -> None:
+        """Loop until `stop` is set (or `max_steps` ran), then drain and commit once."""
+        steps = 0
+        try:
+            while not stop.is_set() and (max_steps is None or steps < max_steps):
+                await self.step()
+                steps += 1
+        finally:
+            await self.drain()
+
+    async def step(self) -> None:
+        """One turn: let the breaker's timer act, then retry the backlog or fetch a new batch."""
+        now = self._clock.monotonic()
+        self._note(self._breaker.poll(now))
+        if self._backlog:
+            if self._may_try(now):
+                async with self._lock:
+                    await self._handle(self._backlog, retry=True)
+            else:
+                # Partitions are paused, so this only waits (and keeps the group membership).
+                await self._idle(self._wait_s(now))
+        else:
+            records = await self._source.fetch(
+                timeout_s=self._policy.fetch_timeout_s, max_records=self._policy.max_batch
+            )
+            if records:
+                async with self._lock:
+                    for record in records:
+                        self._tracker.start(record.partition, record.offset)
+                    await self._handle(records, retry=False)
+        await self._maybe_commit(force=False)
+
+    def _may_try(self, now: float) -> bool:
+        return now >= self._retry_at and self._breaker.allow(now)
+
+    def _wait_s(self, now: float) -> float:
+        due = self._breaker.probe_due_at
+        target = due if self._breaker.state is BreakerState.OPEN and due is not None else self._retry_at
+        return min(max(target - now, 0.0), self._policy.fetch_timeout_s * 5)
+
+    async def _idle(self, seconds: float) -> None:
+        records = await self._source.fetch(timeout_s=max(seconds, 0.01), max_records=self._policy.max_batch)
+        if records:  # a partition assigned during the outage, fetched before we paused it
+            for record in records:
+                self._tracker.start(record.partition, record.offset)
+            self._backlog.extend(records)
+            self._pause_all()
+
+    async def _handle(self, records: Sequence[Record], *, retry: bool) -> None:
+        """Take a batch as far as it can go; if Redis or the DLQ fails under `pause`, keep it."""
+        drop = self._policy.on_open is OpenPolicy.DROP
+        now = self._clock.monotonic()
+        # Under `drop`, an open breaker means: do not even try Redis. Under `pause` the caller
+        # already asked the breaker before retrying, and new batches only come while closed.
+        reachable = self._breaker.allow(now) if drop else True
+        attempted = False
+        decoded = self._triager.decode(records)
+        if decoded.unknown_sessions and reachable:
+            attempted = True
+            try:
+                self._triager.remember(await self._store.owners(decoded.unknown_sessions))
+            except StoreUnavailable as exc:
+                reachable = self._store_failed(exc)
+        lookup_failed = bool(decoded.unknown_sessions) and not reachable
+        if lookup_failed and not drop:
+            self._keep(records, retry)
+            return
+        triage = self._triager.triage(decoded, now=self._clock.wall(), lookup_failed=lookup_failed)
+        outcome = BatchOutcome(records, triage)
+        if triage.deliver and reachable:
+            attempted = True
+            started = self._clock.monotonic()
+            try:
+                results = await self._store.publish(outcome.messages())
+            except StoreUnavailable as exc:
+                reachable = self._store_failed(exc)
+            else:
+                done = self._clock.monotonic()
+                self._note(self._breaker.record_success(done))
+                outcome.published(results, done - started, self._clock.wall().timestamp())
+        if not reachable:
+            if not drop:
+                self._keep(records, retry)
+                return
+            outcome.dropped("redis_unavailable" if attempted else "breaker_open")
+        if outcome.letters():
+            try:
+                await self._dead_letters.send(outcome.letters())
+            except DeadLetterUnavailable as exc:
+                # Keep the whole batch and try again later: republishing is idempotent.
+                log.error("dead-letter topic unavailable", extra={"error": str(exc)})
+                self._retry_at = now + self._policy.retry_backoff_s
+                self._keep(records, retry)
+                return
+        self._finish(outcome)
+        if retry:
+            self._backlog = []
+            self._resume_all()
+
+    def _store_failed(self, exc: StoreUnavailable) -> bool:
+        now = self._clock.monotonic()
+        self._note(self._breaker.record_failure(now))
+        self._retry_at = now + self._policy.retry_backoff_s
+        log.warning("redis unavailable", extra={"error": str(exc), "breaker": self._breaker.state.value})
+        return False
+
+    def _keep(self, records: Sequence[Record], retry: bool) -> None:
+        if not retry:
+            self._backlog = list(records)
+            self._pause_all()
+
+    def _finish(self, outcome: BatchOutcome) -> None:
+        for record in outcome.records:
+            self._tracker.finish(record.partition, record.offset)
+        report = outcome.report
+        self.totals.add(report)
+        self._telemetry.batch_processed(report)
+        log.info("batch", extra=outcome.log_fields(self._breaker.state.value))
+
+    def _pause_all(self) -> None:
+        assigned = self._source.assignment()
+        if assigned - self._source.paused():
+            self._source.pause(assigned)
+            self._telemetry.partitions_paused(len(assigned))
+            log.warning("partitions paused", extra={"partitions": len(assigned)})
+
+    def _resume_all(self) -> None:
+        paused = self._source.paused()
+        if paused:
+            self._source.resume(paused)
+            self._telemetry.partitions_resumed(len(paused))
+            log.info("partitions resumed", extra={"partitions": len(paused)})
+
+    def _note(self, transition: Transition | None) -> None:
+        if transition is not None:
+            self._telemetry.breaker_changed(transition.old.value, transition.new.value)
+            log.warning("breaker %s -> %s", transition.old.value, transition.new.value,
+                        extra={"breaker": transition.new.value})
+
+    async def _maybe_commit(self, *, force: bool) -> None:
+        now = self._clock.monotonic()
+        due = (
+            force
+            or self._tracker.finished_since_commit() >= self._policy.commit_every_records
+            or now - self._last_commit >= self._policy.commit_interval_s
+        )
+        if not due:
+            return
+        self._last_commit = now
+        offsets = self._tracker.committable()
+        if not offsets:
+            return
+        try:
+            await self._source.commit(offsets)
+        except SourceUnavailable as exc:
+            log.warning("commit failed", extra={"error": str(exc)})
+            return
+        self._tracker.mark_committed(offsets)
+
+    async def _on_revoked(self, partitions: frozenset[Partition]) -> None:
+        async with self._lock:
+            offsets = {p: o for p, o in self._tracker.committable().items() if p in partitions}
+            if offsets:
+                try:
+                    await self._source.commit(offsets)
+                except SourceUnavailable as exc:
+                    log.warning("commit on revoke failed", extra={"error": str(exc)})
+            # Unfinished work of revoked partitions is abandoned: the next owner gets it again
+            # from the committed offset, and idempotent writes make the redelivery harmless.
+            self._backlog = [r for r in self._backlog if r.partition not in partitions]
+            self._tracker.forget(partitions)
+            log.info("partitions revoked", extra={"partitions": len(partitions)})
+
+    async def _on_assigned(self, partitions: frozenset[Partition]) -> None:
+        if self._backlog:
+            self._source.pause(partitions)
+        log.info("partitions assigned", extra={"partitions": len(partitions)})
+
+    async def drain(self) -> None:
+        """Finish what can be finished, commit, and never run twice."""
+        if self._closed:
+            return
+        self._closed = True
+        async with self._lock:
+            if self._backlog and self._breaker.allow(self._clock.monotonic()):
+                await self._handle(self._backlog, retry=True)
+        await self._maybe_commit(force=True)

@@ -1,0 +1,34 @@
+"""BridgePolicy: how the bridge batches, commits and behaves while Redis is unavailable."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class OpenPolicy(StrEnum):
+    """What the bridge does while the breaker is open (SPEC §5)."""
+
+    PAUSE = "pause"  # pause partitions, commit nothing past what Redis acknowledged
+    DROP = "drop"  # keep consuming, count each event dropped, commit
+
+
+@dataclass(frozen=True, slots=True)
+class BridgePolicy:
+    """Batching, committing and outage behaviour of one bridge process."""
+
+    max_batch: int = 1000
+    fetch_timeout_s: float = 0.2
+    commit_every_records: int = 2000
+    commit_interval_s: float = 1.0
+    on_open: OpenPolicy = OpenPolicy.PAUSE
+    retry_backoff_s: float = 0.5
+    max_record_bytes: int = 1_048_576
+
+    def __post_init__(self) -> None:
+        for name in ("max_batch", "commit_every_records", "max_record_bytes"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        for name in ("fetch_timeout_s", "commit_interval_s", "retry_backoff_s"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive")

@@ -1,0 +1,187 @@
+"""Ports: the roles the application needs from the outside world, each with its contract."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from domain.model import Partition, Record, SseMessage
+
+
+class PortError(Exception):
+    """Base of every error a port raises; `retriable` says whether trying again may succeed."""
+
+    retriable: bool = True
+
+    def __init__(self, message: str, *, retriable: bool | None = None) -> None:
+        super().__init__(message)
+        if retriable is not None:
+            self.retriable = retriable
+
+
+class StoreUnavailable(PortError):
+    """Redis could not be reached or did not answer in time: the only error the breaker counts."""
+
+
+class SourceUnavailable(PortError):
+    """Kafka could not be reached, or a commit failed."""
+
+
+class DeadLetterUnavailable(PortError):
+    """The dead-letter topic did not acknowledge a write."""
+
+
+class Clock(Protocol):
+    """Time for the application; the domain never reads a clock."""
+
+    def monotonic(self) -> float:
+        """Seconds on a clock that never goes back (for windows, cool-downs, intervals)."""
+        ...
+
+    def wall(self) -> datetime:
+        """The current UTC time, timezone-aware (for timestamps and skew checks)."""
+        ...
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait `seconds` on this clock (a fake clock just advances)."""
+        ...
+
+
+RebalanceCallback = Callable[[frozenset[Partition]], Awaitable[None]]
+
+
+class EventSource(Protocol):
+    """A consumer-group member of the domain topic with manual commits.
+
+    `fetch` returns raw records (bytes, never decoded here) in offset order per partition and
+    raises SourceUnavailable only for errors that retrying cannot fix. `commit` is idempotent
+    for equal offsets and raises SourceUnavailable when the group rejects it (for example after
+    a rebalance took the partition away). Cancellation of `fetch` loses nothing: records not
+    returned are fetched again. Rebalance callbacks run inside `fetch`, before it returns.
+    """
+
+    async def fetch(self, *, timeout_s: float, max_records: int) -> list[Record]: ...
+
+    async def commit(self, offsets: Mapping[Partition, int]) -> None: ...
+
+    def assignment(self) -> frozenset[Partition]: ...
+
+    def pause(self, partitions: Collection[Partition]) -> None: ...
+
+    def resume(self, partitions: Collection[Partition]) -> None: ...
+
+    def paused(self) -> frozenset[Partition]: ...
+
+    def lag(self) -> dict[Partition, int]: ...
+
+    def on_rebalance(
+        self, *, revoked: RebalanceCallback, assigned: RebalanceCallback
+    ) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PublishResult:
+    """What the store did with one message: its stream entry id, or that it was a duplicate."""
+
+    event_id: str
+    stream_id: str
+    duplicate: bool
+
+
+class StreamStore(Protocol):
+    """Per-user Redis streams with live notification (docs/redis-contract.md).
+
+    `publish` writes a whole batch in as few round trips as the deployment allows and returns
+    one result per message, in order. It is idempotent by (user, event_id): a message already
+    in its user's dedup window comes back with `duplicate=True` and is not appended again.
+    Messages with `teaches_owner` also record their session's owner. Raises StoreUnavailable
+    when Redis is unreachable; then nothing or part of the batch may be written, and retrying
+    the whole batch is safe. `owners` looks up session owners (missing sessions are absent).
+    """
+
+    async def publish(self, messages: Sequence[SseMessage]) -> list[PublishResult]: ...
+
+    async def owners(self, session_ids: Collection[str]) -> dict[str, str]: ...
+
+    async def ping(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A record that cannot be delivered, with the reason it was refused."""
+
+    record: Record
+    code: str
+    message: str
+
+
+class DeadLetters(Protocol):
+    """The dead-letter topic: keeps original key and bytes, adds reason and origin headers.
+
+    `send` returns only after the broker acknowledged every letter (so the source offset may
+    then be committed); raises DeadLetterUnavailable otherwise. Not idempotent: a crash between
+    send and commit may dead-letter a record twice, which is harmless for inspection and replay.
+    """
+
+    async def send(self, letters: Sequence[DeadLetter]) -> None: ...
+
+
+@dataclass(slots=True)
+class BatchReport:
+    """Everything that happened to one fetched batch, handed to Telemetry once per batch."""
+
+    consumed: int = 0
+    published_by_type: dict[str, int] = field(default_factory=dict)
+    ignored_by_reason: dict[str, int] = field(default_factory=dict)
+    invalid_by_reason: dict[str, int] = field(default_factory=dict)
+    dropped_by_reason: dict[str, int] = field(default_factory=dict)
+    dead_lettered: int = 0
+    duplicates: int = 0
+    publish_seconds: float | None = None
+    end_to_end_seconds: list[float] = field(default_factory=list)
+    traced: list[TracedDelivery] = field(default_factory=list)
+
+    @property
+    def published(self) -> int:
+        return sum(self.published_by_type.values())
+
+    def add(self, other: BatchReport) -> None:
+        """Fold another batch's counts into this running total (latencies are not kept)."""
+        self.consumed += other.consumed
+        self.dead_lettered += other.dead_lettered
+        self.duplicates += other.duplicates
+        for mine, theirs in (
+            (self.published_by_type, other.published_by_type),
+            (self.ignored_by_reason, other.ignored_by_reason),
+            (self.invalid_by_reason, other.invalid_by_reason),
+            (self.dropped_by_reason, other.dropped_by_reason),
+        ):
+            for key, n in theirs.items():
+                mine[key] = mine.get(key, 0) + n
+
+
+@dataclass(frozen=True, slots=True)
+class TracedDelivery:
+    """One delivered record that carried a W3C traceparent, for the tracing adapter."""
+
+    traceparent: str
+    record: Record
+    event_type: str
+    stream_id: str
+
+
+class Telemetry(Protocol):
+    """Metrics and traces, called with intent-named methods; never blocks, never raises.
+
+    No method takes a user id: labels stay bounded (event type, reason code, breaker state).
+    """
+
+    def batch_processed(self, report: BatchReport) -> None: ...
+
+    def breaker_changed(self, old: str, new: str) -> None: ...
+
+    def partitions_paused(self, count: int) -> None: ...
+
+    def partitions_resumed(self, count: int) -> None: ...

@@ -1,0 +1,106 @@
+"""Triage: what each record of a batch becomes (delivery, dead letter, ignored), no I/O here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from application.owners import OwnerCache
+from application.ports import DeadLetter
+from domain.envelope import decode, peek_session
+from domain.filter import EventFilter
+from domain.mapper import SseMapper
+from domain.model import Record, SseMessage
+from domain.reasons import Reason, Rejection, Verdict
+
+
+@dataclass(slots=True)
+class Decoded:
+    """Phase one of a batch: each record decoded, and the sessions whose owner we must ask."""
+
+    records: Sequence[Record]
+    objects: list[dict[str, Any] | Rejection]
+    unknown_sessions: set[str]
+
+
+@dataclass(slots=True)
+class Triage:
+    """Phase two: the verdict for every record of the batch."""
+
+    deliver: list[tuple[Record, SseMessage]] = field(default_factory=list)
+    letters: list[DeadLetter] = field(default_factory=list)
+    ignored: list[Record] = field(default_factory=list)
+    ignored_by_reason: dict[str, int] = field(default_factory=dict)
+    invalid_by_reason: dict[str, int] = field(default_factory=dict)
+    unroutable: list[Record] = field(default_factory=list)  # owner unknown because Redis was down
+
+
+def _count(counts: dict[str, int], key: str) -> None:
+    counts[key] = counts.get(key, 0) + 1
+
+
+class Triager:
+    """Runs decode → filter → map over a batch, learning session owners as it goes."""
+
+    def __init__(
+        self,
+        *,
+        event_filter: EventFilter,
+        mapper: SseMapper,
+        owners: OwnerCache,
+        loads: Callable[[bytes], Any],
+        max_record_bytes: int,
+    ) -> None:
+        self._filter = event_filter
+        self._mapper = mapper
+        self._owners = owners
+        self._loads = loads
+        self._max_record_bytes = max_record_bytes
+
+    def remember(self, owners: dict[str, str]) -> None:
+        """Owners looked up in Redis for sessions this batch could not route by itself."""
+        self._owners.update(owners)
+
+    def decode(self, records: Sequence[Record]) -> Decoded:
+        objects: list[dict[str, Any] | Rejection] = []
+        unknown: set[str] = set()
+        routed_here: set[str] = set()  # sessions whose owner an earlier record of this batch names
+        for record in records:
+            obj = decode(record.value, self._loads, self._max_record_bytes)
+            objects.append(obj)
+            if isinstance(obj, Rejection):
+                continue
+            session_id, has_user = peek_session(obj)
+            if session_id is None:
+                continue
+            if has_user:
+                routed_here.add(session_id)
+            elif session_id not in routed_here and session_id not in self._owners:
+                unknown.add(session_id)
+        return Decoded(records, objects, unknown)
+
+    def triage(self, decoded: Decoded, *, now: datetime, lookup_failed: bool = False) -> Triage:
+        """Verdicts in record order; with `lookup_failed`, owner-less events are unroutable."""
+        out = Triage()
+        owners = self._owners
+        for record, obj in zip(decoded.records, decoded.objects, strict=True):
+            verdict = obj if isinstance(obj, Rejection) else self._filter.check(
+                obj, record.header, now=now, session_owner=owners.get
+            )
+            if not isinstance(verdict, Rejection):
+                verdict = self._mapper.to_message(verdict)
+            if isinstance(verdict, SseMessage):
+                if verdict.teaches_owner:
+                    owners.learn(verdict.session_id, verdict.user_id)
+                out.deliver.append((record, verdict))
+            elif verdict.verdict is Verdict.IGNORED:
+                out.ignored.append(record)
+                _count(out.ignored_by_reason, verdict.reason.value)
+            elif lookup_failed and verdict.reason is Reason.NO_USER:
+                out.unroutable.append(record)
+            else:
+                out.letters.append(DeadLetter(record, verdict.reason.value, verdict.message))
+                _count(out.invalid_by_reason, verdict.reason.value)
+        return out

@@ -1,0 +1,1 @@
+"""Pure domain core of EventBridge: values in, decisions out; standard library only."""

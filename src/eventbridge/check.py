@@ -1,0 +1,50 @@
+"""`eventbridge check`: run the filter and mapper over JSON-lines envelopes and print verdicts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import TextIO
+
+import orjson
+
+from application.owners import OwnerCache
+from application.triage import Triager
+from domain.filter import EventFilter, FilterPolicy
+from domain.mapper import SseMapper
+from domain.model import Partition, Record
+from eventbridge.settings import EventBridgeSettings
+
+_SOURCE = Partition("input", 0)
+
+
+def check_lines(lines: Iterable[bytes], settings: EventBridgeSettings, out: TextIO) -> int:
+    """Print one verdict per line (and the SSE message of deliveries); return the invalid count.
+
+    Session owners are learned from earlier lines, as the bridge learns them from earlier
+    events, so an AI-agent event after its session's command routes like it would in production.
+    """
+    f = settings.filter
+    triager = Triager(
+        event_filter=EventFilter(FilterPolicy(whitelist=f.whitelist, max_future_skew_s=f.max_future_skew_s)),
+        mapper=SseMapper(max_data_bytes=f.max_data_bytes, dumps=orjson.dumps),
+        owners=OwnerCache(),
+        loads=orjson.loads,
+        max_record_bytes=f.max_record_bytes,
+    )
+    invalid = 0
+    for number, raw in enumerate(lines, start=1):
+        line = raw.rstrip(b"\r\n")
+        if not line.strip():
+            continue
+        record = Record(_SOURCE, number, None, line)
+        triage = triager.triage(triager.decode([record]), now=datetime.now(UTC))
+        for _, message in triage.deliver:
+            out.write(f"line {number}: delivered to user {message.user_id}\n")
+            out.write(f"event: {message.event_type}\ndata: {message.data.decode()}\n\n")
+        for reason, _ in triage.ignored_by_reason.items():
+            out.write(f"line {number}: ignored {reason}\n")
+        for letter in triage.letters:
+            invalid += 1
+            out.write(f"line {number}: invalid {letter.code}: {letter.message}\n")
+    return invalid

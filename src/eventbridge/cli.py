@@ -1,0 +1,72 @@
+"""The `eventbridge` command: run, bridge, gateway, check, health, dlq."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from eventbridge.settings import EventBridgeSettings, SettingsError, load_settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="eventbridge", description=__doc__)
+    parser.add_argument("--config", type=Path, help="YAML file in the seed's shape (eventbridge: ...)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("bridge", help="consume Kafka and deliver to Redis")
+    sub.add_parser("gateway", help="serve Redis streams to browsers over SSE")
+    sub.add_parser("run", help="bridge and gateway in one process")
+    check = sub.add_parser("check", help="print the verdict for each JSON-lines envelope")
+    check.add_argument("file", nargs="?", type=Path, help="input file (default: stdin)")
+    sub.add_parser("health", help="print the bridge's health JSON")
+    dlq = sub.add_parser("dlq", help="inspect or replay dead letters")
+    dlq.add_argument("action", choices=["show", "replay"])
+    dlq.add_argument("--limit", type=int, default=20)
+    return parser
+
+
+def install_stop_signals(stop: asyncio.Event) -> None:
+    """SIGTERM and SIGINT set `stop` (once); the services then drain and close."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+
+async def _bridge(settings: EventBridgeSettings) -> int:
+    from eventbridge.runtime import run_bridge  # noqa: PLC0415 - keeps `check` free of clients
+
+    stop = asyncio.Event()
+    install_stop_signals(stop)
+    await run_bridge(settings, stop)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+    except SettingsError as exc:
+        print(f"eventbridge: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "check":
+        from eventbridge.check import check_lines  # noqa: PLC0415
+
+        stream = args.file.open("rb") if args.file else sys.stdin.buffer
+        with stream:
+            invalid = check_lines(stream, settings, sys.stdout)
+        return 1 if invalid else 0
+    from eventbridge.logs import configure_logging  # noqa: PLC0415
+
+    configure_logging(level=settings.metrics.log_level, json=settings.metrics.log_json,
+                      service=settings.metrics.service_name)
+    if args.command == "bridge":
+        return asyncio.run(_bridge(settings))
+    print(f"eventbridge: '{args.command}' is not available in this build yet", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

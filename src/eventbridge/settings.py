@@ -1,0 +1,145 @@
+"""EventBridgeSettings: one typed object built once at start from env, a YAML file and defaults."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from adapters.gateway.settings import AuthSettings, GatewaySettings
+from adapters.kafka.settings import KafkaSettings
+from adapters.redis.settings import RedisSettings
+from domain.filter import DEFAULT_WHITELIST
+
+CONFIG_ENV = "EVENTBRIDGE_CONFIG"
+
+
+class FilterSettings(BaseModel):
+    """The filter and mapper policy (SPEC §4, §6)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    whitelist: tuple[str, ...] = DEFAULT_WHITELIST
+    max_future_skew_s: float = Field(default=300.0, ge=0)
+    max_data_bytes: int = Field(default=65_536, ge=256)
+    max_record_bytes: int = Field(default=1_048_576, ge=1024)
+
+
+class BreakerSettings(BaseModel):
+    """The circuit breaker (SPEC §5); the seed's `failure_threshold`/`recovery_timeout` work too."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    window_s: float = Field(default=10.0, gt=0)
+    minimum_calls: int = Field(default=5, ge=1)
+    failure_rate_threshold: float = Field(default=0.5, gt=0, le=1)
+    cool_down_s: float = Field(default=30.0, gt=0)
+    failure_threshold: int | None = Field(default=None, ge=1, description="Seed: failures to open")
+    recovery_timeout: float | None = Field(default=None, gt=0, description="Seed: cool-down (s)")
+    expected_exception: list[str] = Field(
+        default_factory=lambda: ["RedisError", "ConnectionError"],
+        description="Seed compatibility only: Redis-availability errors are what counts",
+    )
+    policy: Literal["pause", "drop"] = "pause"
+
+
+class BridgeSettings(BaseModel):
+    """Batching and committing of the bridge process, and its own HTTP port."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_batch: int = Field(default=1000, ge=1)
+    fetch_timeout_s: float = Field(default=0.2, gt=0)
+    commit_every_records: int = Field(default=2000, ge=1)
+    commit_interval_s: float = Field(default=1.0, gt=0)
+    retry_backoff_s: float = Field(default=0.5, gt=0)
+    owner_cache_size: int = Field(default=100_000, ge=1)
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=9464, ge=0, le=65535)
+    no_assignment_grace_s: float = Field(default=60.0, gt=0)
+
+
+class MetricsSettings(BaseModel):
+    """The seed's metrics block, plus tracing and logging."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    collect_interval: float = Field(default=30.0, gt=0)
+    prometheus_enabled: bool = True
+    service_name: str = "eventbridge"
+    trace_sample_ratio: float = Field(default=0.01, ge=0, le=1)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_json: bool = True
+
+
+class EventBridgeSettings(BaseSettings):
+    """Env `EVENTBRIDGE__<SECTION>__<KEY>` over YAML (`eventbridge:` root) over defaults."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="EVENTBRIDGE__",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    kafka: KafkaSettings = KafkaSettings()
+    redis: RedisSettings = RedisSettings()
+    filter: FilterSettings = FilterSettings()
+    circuit_breaker: BreakerSettings = BreakerSettings()
+    bridge: BridgeSettings = BridgeSettings()
+    gateway: GatewaySettings = GatewaySettings()
+    auth: AuthSettings = AuthSettings()
+    metrics: MetricsSettings = MetricsSettings()
+
+    @model_validator(mode="after")
+    def _auth_has_a_key(self) -> EventBridgeSettings:
+        a = self.auth
+        if a.algorithm.startswith("HS") and a.public_key is not None:
+            raise ValueError("auth.public_key is for RS*/ES* algorithms; HS* uses auth.secret")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = os.environ.get(CONFIG_ENV)
+        if path:
+            sources.append(
+                YamlConfigSettingsSource(settings_cls, yaml_file=Path(path), yaml_config_section="eventbridge")
+            )
+        return tuple(sources)
+
+
+class SettingsError(Exception):
+    """A bad setting: the message names each key, as YAML path and as env variable."""
+
+
+def load_settings(config: Path | None = None, **overrides: object) -> EventBridgeSettings:
+    """Build and validate settings once; raise SettingsError naming every bad key."""
+    if config is not None:
+        if not config.is_file():
+            raise SettingsError(f"config file {config} does not exist")
+        os.environ[CONFIG_ENV] = str(config)
+    try:
+        return EventBridgeSettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            path = ".".join(str(part) for part in err["loc"])
+            env = "EVENTBRIDGE__" + "__".join(str(p).upper() for p in err["loc"])
+            lines.append(f"  eventbridge.{path} ({env}): {err['msg']}")
+        raise SettingsError("invalid settings:\n" + "\n".join(lines)) from None
