@@ -1,0 +1,139 @@
+"""From Kafka bytes to a normalised Envelope: decoding and the SPEC §3 normalisation rules."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from domain.checks import parse_timestamp
+from domain.fields import (
+    Headers,
+    RawEvent,
+    event_type_of,
+    extract,
+    is_flat,
+    session_candidate,
+)
+from domain.model import Envelope
+from domain.reasons import Reason, Rejection, type_name
+from domain.users import SessionOwner, resolve_user, user_candidate
+
+DEFAULT_MAX_RECORD_BYTES = 1_048_576
+
+# Flat format: top-level keys that describe the event rather than carry its business data.
+ENVELOPE_FIELDS = frozenset(
+    {
+        "event_id",
+        "event_type",
+        "aggregate_type",
+        "aggregate_id",
+        "metadata",
+        "created_at",
+        "correlation_id",
+        "version",
+        "user_id",
+        "session_id",
+        "timestamp",
+        "novel_id",
+    }
+)
+# Nested format: routing keys inside `payload` that the browser does not need back.
+ROUTING_FIELDS = frozenset({"user_id", "session_id", "timestamp", "novel_id"})
+INTERNAL_PREFIX = "internal_"
+
+
+def decode(
+    value: bytes | None,
+    loads: Callable[[bytes], Any],
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+) -> dict[str, Any] | Rejection:
+    """A record value must be at most `max_record_bytes` of UTF-8 JSON holding one object."""
+    if not value:
+        return Rejection(Reason.INVALID_JSON, "record value is empty")
+    if len(value) > max_record_bytes:
+        return Rejection(
+            Reason.OVERSIZED,
+            f"record value is {len(value)} bytes, over the {max_record_bytes}-byte cap",
+        )
+    try:
+        obj = loads(value)
+    except (ValueError, TypeError, RecursionError) as exc:
+        # Only on the failure path do we pay for telling bad UTF-8 from bad JSON.
+        try:
+            value.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            return Rejection(Reason.INVALID_UTF8, f"record value is not UTF-8: {bad.reason}")
+        return Rejection(Reason.INVALID_JSON, f"record value is not JSON: {exc}"[:200])
+    if not isinstance(obj, dict):
+        return Rejection(
+            Reason.NOT_AN_OBJECT, f"record value is a JSON {type_name(obj)}, not an object"
+        )
+    return obj
+
+
+def _public(items: Mapping[str, Any], hidden: frozenset[str]) -> dict[str, Any]:
+    return {
+        key: value
+        for key, value in items.items()
+        if key not in hidden and not (isinstance(key, str) and key.startswith(INTERNAL_PREFIX))
+    }
+
+
+def business_payload(raw: RawEvent) -> Any:
+    """Nested: payload.content, else payload minus routing and internal_ keys. Flat: every
+    top-level field that is not an envelope field, minus internal_ keys."""
+    if raw.inner is not None:
+        if "content" in raw.inner:
+            return raw.inner["content"]
+        return _public(raw.inner, ROUTING_FIELDS)
+    return _public(raw.obj, ENVELOPE_FIELDS)
+
+
+def build(raw: RawEvent, user_id: str, from_owner: bool, timestamp_s: float) -> Envelope:
+    """The Envelope of an event whose checks have passed (`event_type` already a string)."""
+    return Envelope(
+        event_id=raw.event_id,
+        event_type=str(raw.event_type),
+        aggregate_id=raw.aggregate_id,
+        session_id=raw.session_id,
+        user_id=user_id,
+        user_id_from_owner=from_owner,
+        correlation_id=raw.correlation_id,
+        timestamp=raw.timestamp,
+        novel_id=raw.novel_id,
+        trace_id=raw.trace_id,
+        payload=business_payload(raw),
+        wire_format=raw.wire_format,
+        timestamp_s=timestamp_s,
+    )
+
+
+def normalise(
+    obj: object, headers: Headers, *, session_owner: SessionOwner
+) -> Envelope | Rejection:
+    """Field extraction and type checks of SPEC §3, without the filter's validity checks
+    (UUIDs, whitelist, time bounds); `timestamp_s` is 0.0 when the time does not parse."""
+    if not isinstance(obj, Mapping):
+        return Rejection(Reason.NOT_AN_OBJECT, f"event is a {type_name(obj)}, not an object")
+    raw = extract(obj, headers)
+    if isinstance(raw, Rejection):
+        return raw
+    event_type = event_type_of(raw)
+    if isinstance(event_type, Rejection):
+        return event_type
+    user = resolve_user(raw, session_owner)
+    if isinstance(user, Rejection):
+        return user
+    when = parse_timestamp(raw.timestamp)
+    return build(raw, user[0], user[1], when.timestamp() if when is not None else 0.0)
+
+
+def peek_session(obj: object) -> tuple[str | None, bool]:
+    """The session id an event will be routed by, and whether it names its own user, so owners
+    can be looked up in one batch before filtering. Never raises."""
+    if not isinstance(obj, Mapping):
+        return None, False
+    inner = None if is_flat(obj) else obj.get("payload")
+    session, _ = session_candidate(obj, inner)
+    user, _ = user_candidate(obj, obj.get("metadata"), inner)
+    return (session if isinstance(session, str) else None), user is not None

@@ -1,0 +1,144 @@
+"""The event filter (SPEC §4): ordered checks, first failure wins, never raises."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from domain.checks import is_uuid, parse_timestamp
+from domain.envelope import DEFAULT_MAX_RECORD_BYTES, build
+from domain.fields import Headers, event_type_of, extract
+from domain.model import Envelope
+from domain.reasons import Reason, Rejection, shown, type_name
+from domain.users import SessionOwner, resolve_user
+
+_P = r"Genesis\.Session\."
+_SEGMENTS = r"[A-Za-z]+(?:\.[A-Za-z]+)*"  # the `*` of the whitelist: one or more segments
+_ANY_SUFFIXES = (
+    "Requested",
+    "Generated",
+    "Evaluated",
+    "Proposed",
+    "Confirmed",
+    "Updated",
+    "Revised",
+    "Created",
+)
+
+DEFAULT_WHITELIST: tuple[str, ...] = (
+    _P + "Started",
+    _P + r"Command\.Received",
+    *(rf"{_P}{_SEGMENTS}\.{suffix}" for suffix in _ANY_SUFFIXES),
+    _P + "StageCompleted",
+    _P + "Finished",
+    _P + "Failed",
+    _P + "BranchCreated",
+)
+_EARLIEST_YEAR = 2000
+
+
+def _compile_whitelist(patterns: tuple[str, ...]) -> re.Pattern[str]:
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except (re.error, TypeError) as exc:
+            raise ValueError(f"whitelist pattern {pattern!r} is not a valid regex: {exc}") from exc
+    if not patterns:
+        return re.compile(r"(?!)")  # an empty whitelist lets nothing through
+    return re.compile("|".join(f"(?:{pattern})" for pattern in patterns))
+
+
+@dataclass(frozen=True)
+class FilterPolicy:
+    """What the filter lets through; built once from settings."""
+
+    whitelist: tuple[str, ...] = DEFAULT_WHITELIST
+    prefix: str = "Genesis.Session."
+    max_future_skew_s: float = 300.0
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "whitelist", tuple(self.whitelist))
+        _compile_whitelist(self.whitelist)
+        if not self.prefix:
+            raise ValueError("prefix must not be empty")
+        if not (math.isfinite(self.max_future_skew_s) and self.max_future_skew_s >= 0):
+            raise ValueError(
+                f"max_future_skew_s must be a finite number >= 0, got {self.max_future_skew_s!r}"
+            )
+        if self.max_record_bytes <= 0:
+            raise ValueError(f"max_record_bytes must be > 0, got {self.max_record_bytes!r}")
+
+
+class EventFilter:
+    """Decides, for one decoded event, accept (an Envelope) or a Rejection with its reason."""
+
+    def __init__(self, policy: FilterPolicy | None = None) -> None:
+        self.policy = policy or FilterPolicy()
+        self._whitelist = _compile_whitelist(self.policy.whitelist)
+        self._prefix = self.policy.prefix
+        self._skew = timedelta(seconds=self.policy.max_future_skew_s)
+
+    def check(
+        self,
+        obj: object,
+        headers: Headers,
+        *,
+        now: datetime,
+        session_owner: SessionOwner,
+    ) -> Envelope | Rejection:
+        """SPEC §4 in order: required fields → session event type → whitelist → user id →
+        UUIDs → timestamp ISO-8601, from 2000 on, at most the skew ahead of `now` → accept."""
+        if not isinstance(obj, Mapping):
+            return Rejection(Reason.NOT_AN_OBJECT, f"event is a {type_name(obj)}, not an object")
+        raw = extract(obj, headers)
+        if isinstance(raw, Rejection):
+            return raw
+        event_type = event_type_of(raw)
+        if isinstance(event_type, Rejection):
+            return event_type
+        if not event_type.startswith(self._prefix):
+            return Rejection(
+                Reason.NOT_SESSION_EVENT,
+                f"event_type {shown(event_type)} is not under {self._prefix!r}",
+            )
+        if self._whitelist.fullmatch(event_type) is None:
+            return Rejection(
+                Reason.NOT_WHITELISTED, f"event_type {shown(event_type)} is not whitelisted"
+            )
+        user = resolve_user(raw, session_owner)
+        if isinstance(user, Rejection):
+            return user
+        ids = (
+            (raw.session_id, raw.session_field),
+            (raw.event_id, "event_id"),
+            (raw.aggregate_id, "aggregate_id"),
+            (raw.correlation_id, raw.correlation_field),
+            (raw.novel_id, raw.novel_field),
+        )
+        for value, name in ids:
+            if value is not None and not is_uuid(value):
+                return Rejection(Reason.BAD_UUID, f"{name} is not a UUID: {shown(value)}")
+        when = parse_timestamp(raw.timestamp)
+        if when is None:
+            return Rejection(
+                Reason.BAD_TIMESTAMP,
+                f"{raw.timestamp_field} is not an ISO-8601 time: {shown(raw.timestamp)}",
+            )
+        if when.year < _EARLIEST_YEAR:
+            return Rejection(
+                Reason.BAD_TIMESTAMP, f"{raw.timestamp_field} is before the year {_EARLIEST_YEAR}"
+            )
+        if now.tzinfo is None:
+            now = now.replace(tzinfo=UTC)
+        ahead = when - now
+        if ahead > self._skew:
+            return Rejection(
+                Reason.FUTURE_TIMESTAMP,
+                f"{raw.timestamp_field} is {ahead.total_seconds():.0f} s in the future"
+                f" (limit {self.policy.max_future_skew_s:g} s)",
+            )
+        return build(raw, user[0], user[1], when.timestamp())
