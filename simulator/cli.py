@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import signal
 import sys
@@ -20,10 +21,8 @@ def _env(_: argparse.Namespace) -> int:
     with services() as s:
         print(f"KAFKA_BOOTSTRAP_SERVERS={s.kafka_bootstrap}")
         print(f"REDIS_URL={s.redis_url}", flush=True)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             done.wait()
-        except KeyboardInterrupt:
-            pass
     return 0
 
 

@@ -33,11 +33,21 @@ def ensure_jars() -> Path:
         return libs
     mvn = shutil.which("mvn")
     if not mvn:
-        raise RuntimeError("Maven (mvn) is required to fetch Apache Kafka; or set KAFKA_BOOTSTRAP_SERVERS")
+        raise RuntimeError(
+            "Maven (mvn) is required to fetch Apache Kafka; or set KAFKA_BOOTSTRAP_SERVERS"
+        )
     shutil.rmtree(libs, ignore_errors=True)
     subprocess.run(
-        [mvn, "-q", "-B", "-f", str(POM), "dependency:copy-dependencies",
-         f"-DoutputDirectory={libs}", "-DincludeScope=runtime"],
+        [
+            mvn,
+            "-q",
+            "-B",
+            "-f",
+            str(POM),
+            "dependency:copy-dependencies",
+            f"-DoutputDirectory={libs}",
+            "-DincludeScope=runtime",
+        ],
         check=True,
     )
     done.write_text(KAFKA_VERSION)
@@ -91,20 +101,38 @@ class LocalKafka:
         libs = ensure_jars()
         java = shutil.which("java")
         if not java:
-            raise RuntimeError("Java 17+ is required to run Apache Kafka; or set KAFKA_BOOTSTRAP_SERVERS")
+            raise RuntimeError(
+                "Java 17+ is required to run Apache Kafka; or set KAFKA_BOOTSTRAP_SERVERS"
+            )
         self.workdir.mkdir(parents=True, exist_ok=True)
         props = self._properties()
         classpath = f"{libs}/*"
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
-        jvm = [java, f"-Xmx{self.heap}", "-Xms256m", f"-Dlog4j2.configurationFile={LOG4J}",
-               "-Djava.awt.headless=true", "-cp", classpath]
+        jvm = [
+            java,
+            f"-Xmx{self.heap}",
+            "-Xms256m",
+            f"-Dlog4j2.configurationFile={LOG4J}",
+            "-Djava.awt.headless=true",
+            "-cp",
+            classpath,
+        ]
         log = self.workdir / "kafka.log"
         with log.open("ab") as out:
-            subprocess.run([*jvm, "kafka.tools.StorageTool", "format", "-t", cluster_id,
-                            "-c", str(props)], check=True, stdout=out, stderr=subprocess.STDOUT)
+            subprocess.run(
+                [*jvm, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)],
+                check=True,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         self._proc = spawn([*jvm, "kafka.Kafka", str(props)], log=log)
-        waited = wait_until(lambda: port_open(self.port), timeout_s=timeout_s, what="Kafka broker",
-                            proc=self._proc, log=log)
+        waited = wait_until(
+            lambda: port_open(self.port),
+            timeout_s=timeout_s,
+            what="Kafka broker",
+            proc=self._proc,
+            log=log,
+        )
         # An open port is not a working broker: creating a topic proves the controller and
         # the metadata log are up.
         create_topics(self.bootstrap, {"__eventbridge_ready": 1}, timeout_s=timeout_s - waited)

@@ -17,7 +17,9 @@ def ensure_redis_server() -> str:
     if found:
         return found
     if os.geteuid() != 0:
-        raise RuntimeError("redis-server is missing; install it with: sudo apt-get install redis-server")
+        raise RuntimeError(
+            "redis-server is missing; install it with: sudo apt-get install redis-server"
+        )
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
     subprocess.run(["apt-get", "install", "-y", "-qq", "redis-server"], check=True, env=env)
@@ -53,15 +55,36 @@ class LocalRedis:
         return self._proc is not None and self._proc.poll() is None
 
     def start(self, timeout_s: float = 30.0) -> float:
-        """Start (no persistence, loopback only) and return seconds until it answered PING."""
+        """Start (loopback only, AOF persistence) and return seconds until it answered PING."""
         binary = ensure_redis_server()
         self.workdir.mkdir(parents=True, exist_ok=True)
-        argv = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                "--appendonly", "no", "--dir", str(self.workdir), "--protected-mode", "yes"]
+        # An append-only file, so a stop()/start() outage keeps the streams like a real restart.
+        argv = [
+            binary,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--dir",
+            str(self.workdir),
+            "--protected-mode",
+            "yes",
+        ]
         log = self.workdir / "redis.log"
         self._proc = spawn(argv, log=log)
-        return wait_until(lambda: _pong(self.port), timeout_s=timeout_s, what="redis-server",
-                          proc=self._proc, log=log)
+        return wait_until(
+            lambda: _pong(self.port),
+            timeout_s=timeout_s,
+            what="redis-server",
+            proc=self._proc,
+            log=log,
+        )
 
     def stop(self) -> None:
         if self._proc is not None:

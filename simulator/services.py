@@ -1,4 +1,4 @@
-"""Kafka and Redis for tests, demos and load runs: environment, else Docker, else local processes."""
+"""Kafka and Redis for tests, demos, load runs: environment, else Docker, else local processes."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def docker_available() -> bool:
             return bool(client.ping())
         finally:
             client.close()
-    except Exception:  # noqa: BLE001 - any failure to reach a daemon means "no Docker"
+    except Exception:
         return False
 
 

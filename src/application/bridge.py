@@ -111,11 +111,15 @@ class BridgeService:
 
     def _wait_s(self, now: float) -> float:
         due = self._breaker.probe_due_at
-        target = due if self._breaker.state is BreakerState.OPEN and due is not None else self._retry_at
+        target = (
+            due if self._breaker.state is BreakerState.OPEN and due is not None else self._retry_at
+        )
         return min(max(target - now, 0.0), self._policy.fetch_timeout_s * 5)
 
     async def _idle(self, seconds: float) -> None:
-        records = await self._source.fetch(timeout_s=max(seconds, 0.01), max_records=self._policy.max_batch)
+        records = await self._source.fetch(
+            timeout_s=max(seconds, 0.01), max_records=self._policy.max_batch
+        )
         if records:  # a partition assigned during the outage, fetched before we paused it
             for record in records:
                 self._tracker.start(record.partition, record.offset)
@@ -177,7 +181,9 @@ class BridgeService:
         now = self._clock.monotonic()
         self._note(self._breaker.record_failure(now))
         self._retry_at = now + self._policy.retry_backoff_s
-        log.warning("redis unavailable", extra={"error": str(exc), "breaker": self._breaker.state.value})
+        log.warning(
+            "redis unavailable", extra={"error": str(exc), "breaker": self._breaker.state.value}
+        )
         return False
 
     def _keep(self, records: Sequence[Record], retry: bool) -> None:
@@ -210,8 +216,12 @@ class BridgeService:
     def _note(self, transition: Transition | None) -> None:
         if transition is not None:
             self._telemetry.breaker_changed(transition.old.value, transition.new.value)
-            log.warning("breaker %s -> %s", transition.old.value, transition.new.value,
-                        extra={"breaker": transition.new.value})
+            log.warning(
+                "breaker %s -> %s",
+                transition.old.value,
+                transition.new.value,
+                extra={"breaker": transition.new.value},
+            )
 
     async def _maybe_commit(self, *, force: bool) -> None:
         now = self._clock.monotonic()

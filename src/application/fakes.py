@@ -49,7 +49,7 @@ class FakeEventSource:
     def __init__(self, clock: FakeClock, partitions: Sequence[Partition]) -> None:
         self._clock = clock
         self.logs: dict[Partition, list[Record]] = {p: [] for p in partitions}
-        self.committed: dict[Partition, int] = {p: 0 for p in partitions}
+        self.committed: dict[Partition, int] = dict.fromkeys(partitions, 0)
         self._position: dict[Partition, int] = dict(self.committed)
         self._assigned: set[Partition] = set(partitions)
         self._paused: set[Partition] = set()
@@ -57,8 +57,13 @@ class FakeEventSource:
         self._assigned_cb: RebalanceCallback | None = None
         self.commits = 0
 
-    def append(self, partition: Partition, key: bytes | None, value: bytes | None,
-               headers: tuple[tuple[str, bytes], ...] = ()) -> Record:
+    def append(
+        self,
+        partition: Partition,
+        key: bytes | None,
+        value: bytes | None,
+        headers: tuple[tuple[str, bytes], ...] = (),
+    ) -> Record:
         log = self.logs[partition]
         record = Record(partition, len(log), key, value, headers)
         log.append(record)

@@ -76,9 +76,7 @@ class EventSource(Protocol):
 
     def lag(self) -> dict[Partition, int]: ...
 
-    def on_rebalance(
-        self, *, revoked: RebalanceCallback, assigned: RebalanceCallback
-    ) -> None: ...
+    def on_rebalance(self, *, revoked: RebalanceCallback, assigned: RebalanceCallback) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from application.ports import DeadLetter
 from domain.envelope import decode, peek_session
 from domain.filter import EventFilter
 from domain.mapper import SseMapper
-from domain.model import Record, SseMessage
+from domain.model import Envelope, Record, SseMessage
 from domain.reasons import Reason, Rejection, Verdict
 
 
@@ -86,10 +86,12 @@ class Triager:
         out = Triage()
         owners = self._owners
         for record, obj in zip(decoded.records, decoded.objects, strict=True):
-            verdict = obj if isinstance(obj, Rejection) else self._filter.check(
-                obj, record.header, now=now, session_owner=owners.get
+            verdict: Envelope | SseMessage | Rejection = (
+                obj
+                if isinstance(obj, Rejection)
+                else self._filter.check(obj, record.header, now=now, session_owner=owners.get)
             )
-            if not isinstance(verdict, Rejection):
+            if isinstance(verdict, Envelope):
                 verdict = self._mapper.to_message(verdict)
             if isinstance(verdict, SseMessage):
                 if verdict.teaches_owner:

@@ -26,7 +26,9 @@ def check_lines(lines: Iterable[bytes], settings: EventBridgeSettings, out: Text
     """
     f = settings.filter
     triager = Triager(
-        event_filter=EventFilter(FilterPolicy(whitelist=f.whitelist, max_future_skew_s=f.max_future_skew_s)),
+        event_filter=EventFilter(
+            FilterPolicy(whitelist=f.whitelist, max_future_skew_s=f.max_future_skew_s)
+        ),
         mapper=SseMapper(max_data_bytes=f.max_data_bytes, dumps=orjson.dumps),
         owners=OwnerCache(),
         loads=orjson.loads,

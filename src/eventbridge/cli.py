@@ -14,7 +14,9 @@ from eventbridge.settings import EventBridgeSettings, SettingsError, load_settin
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="eventbridge", description=__doc__)
-    parser.add_argument("--config", type=Path, help="YAML file in the seed's shape (eventbridge: ...)")
+    parser.add_argument(
+        "--config", type=Path, help="YAML file in the seed's shape (eventbridge: ...)"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("bridge", help="consume Kafka and deliver to Redis")
     sub.add_parser("gateway", help="serve Redis streams to browsers over SSE")
@@ -60,8 +62,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1 if invalid else 0
     from eventbridge.logs import configure_logging  # noqa: PLC0415
 
-    configure_logging(level=settings.metrics.log_level, json=settings.metrics.log_json,
-                      service=settings.metrics.service_name)
+    configure_logging(
+        level=settings.metrics.log_level,
+        json=settings.metrics.log_json,
+        service=settings.metrics.service_name,
+    )
     if args.command == "bridge":
         return asyncio.run(_bridge(settings))
     print(f"eventbridge: '{args.command}' is not available in this build yet", file=sys.stderr)

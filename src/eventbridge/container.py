@@ -37,7 +37,9 @@ async def kafka_source(settings: KafkaSettings) -> AsyncIterator[AiokafkaEventSo
 
 async def dead_letters(settings: KafkaSettings) -> AsyncIterator[AiokafkaDeadLetters]:
     if settings.create_dlq_topic:
-        await create_topics(settings.bootstrap_servers, {settings.dead_letter_topic: settings.dlq_partitions})
+        await create_topics(
+            settings.bootstrap_servers, {settings.dead_letter_topic: settings.dlq_partitions}
+        )
     producer = AiokafkaDeadLetters(settings=settings)
     await producer.start()
     try:

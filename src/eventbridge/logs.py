@@ -35,7 +35,9 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(entry, default=str).decode()
 
 
-def configure_logging(*, level: str = "INFO", json: bool = True, service: str = "eventbridge") -> None:
+def configure_logging(
+    *, level: str = "INFO", json: bool = True, service: str = "eventbridge"
+) -> None:
     """Install one stderr handler on the root logger (called once, by the entrypoint)."""
     handler = logging.StreamHandler(sys.stderr)
     if json:

@@ -17,7 +17,10 @@ async def run_bridge(settings: EventBridgeSettings, stop: asyncio.Event) -> None
     try:
         await container.init_resources()  # type: ignore[misc]
         bridge = await container.bridge()  # type: ignore[misc]
-        log.info("bridge started", extra={"topic": settings.kafka.topic, "group": settings.kafka.group_id})
+        log.info(
+            "bridge started",
+            extra={"topic": settings.kafka.topic, "group": settings.kafka.group_id},
+        )
         await bridge.run(stop)
     finally:
         await container.shutdown_resources()  # type: ignore[misc]

@@ -119,7 +119,9 @@ class EventBridgeSettings(BaseSettings):
         path = os.environ.get(CONFIG_ENV)
         if path:
             sources.append(
-                YamlConfigSettingsSource(settings_cls, yaml_file=Path(path), yaml_config_section="eventbridge")
+                YamlConfigSettingsSource(
+                    settings_cls, yaml_file=Path(path), yaml_config_section="eventbridge"
+                )
             )
         return tuple(sources)
 

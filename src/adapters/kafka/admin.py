@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -19,10 +20,8 @@ async def create_topics(bootstrap: str, topics: dict[str, int], *, timeout_s: fl
             existing = set(await admin.list_topics())
             wanted = [NewTopic(name, n, 1) for name, n in topics.items() if name not in existing]
             if wanted:
-                try:
+                with contextlib.suppress(TopicAlreadyExistsError):
                     await admin.create_topics(wanted)
-                except TopicAlreadyExistsError:
-                    pass
             return
         except KafkaConnectionError:
             if time.monotonic() > deadline:

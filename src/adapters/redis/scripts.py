@@ -47,7 +47,7 @@ class Script:
 
     def __init__(self, source: str) -> None:
         self.source = source
-        self.sha = hashlib.sha1(source.encode()).hexdigest()  # noqa: S324 - Redis names scripts by SHA-1
+        self.sha = hashlib.sha1(source.encode()).hexdigest()
 
     def queue(self, pipe: Any, keys: list[str], args: list[Any]) -> None:
         pipe.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)

@@ -12,10 +12,14 @@ class RedisSettings(BaseModel):
 
     url: str = Field(default="redis://127.0.0.1:6379/0", description="redis:// or rediss:// URL")
     cluster: bool = Field(default=False, description="Connect with the Redis Cluster client")
-    sse_prefix: str = Field(default="sse:user:", min_length=1, description="Prefix of per-user keys")
+    sse_prefix: str = Field(
+        default="sse:user:", min_length=1, description="Prefix of per-user keys"
+    )
     session_prefix: str = Field(default="sse:session:", min_length=1)
     ticket_prefix: str = Field(default="sse:ticket:", min_length=1)
-    channel_ttl: int = Field(default=3600, ge=1, description="TTL (s) of user keys, refreshed on write")
+    channel_ttl: int = Field(
+        default=3600, ge=1, description="TTL (s) of user keys, refreshed on write"
+    )
     stream_maxlen: int = Field(default=1000, ge=1, description="Approximate entries kept per user")
     dedup_window: int = Field(default=10000, ge=1, description="Event ids remembered per user")
     owner_ttl_s: int = Field(default=86400, ge=1, description="TTL of the session→owner index")

@@ -35,7 +35,9 @@ class RedisStreamStore:
         ids: dict[str, str] = {}
         for user_messages, reply in zip(by_user.values(), replies, strict=False):
             for message, stream_id in zip(user_messages, reply, strict=True):
-                ids[message.event_id] = stream_id.decode() if isinstance(stream_id, bytes) else stream_id
+                ids[message.event_id] = (
+                    stream_id.decode() if isinstance(stream_id, bytes) else stream_id
+                )
         return [PublishResult(m.event_id, ids[m.event_id], ids[m.event_id] == "") for m in messages]
 
     async def _send(
@@ -45,9 +47,20 @@ class RedisStreamStore:
             pipe = self._client.pipeline(transaction=False)
             s = self._settings
             for user, user_messages in by_user.items():
-                args: list[Any] = [s.stream_maxlen, s.channel_ttl, s.dedup_window, self._keys.notify(user)]
+                args: list[Any] = [
+                    s.stream_maxlen,
+                    s.channel_ttl,
+                    s.dedup_window,
+                    self._keys.notify(user),
+                ]
                 for m in user_messages:
-                    args += (m.event_id, m.event_type, m.session_id, m.data, m.trace.get("traceparent", ""))
+                    args += (
+                        m.event_id,
+                        m.event_type,
+                        m.session_id,
+                        m.data,
+                        m.trace.get("traceparent", ""),
+                    )
                 self._script.queue(pipe, [self._keys.stream(user), self._keys.ids(user)], args)
             owners = {m.session_id: m.user_id for m in messages if m.teaches_owner}
             for session_id, user_id in owners.items():

@@ -1,0 +1,99 @@
+"""Helpers for running real bridge processes against the real Kafka and Redis in tests."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from simulator.bridge_process import EventBridgeProcess
+from simulator.genesis_model import SimRecord
+from simulator.services import Services
+from simulator.topics import create_topics_async
+from simulator.verify import Verification, group_backlog, read_streams, read_topic, verify
+
+
+class BridgeRun:
+    """One test's topic, group and Redis prefix, and the bridge processes working on them."""
+
+    def __init__(
+        self,
+        services: Services,
+        unique: str,
+        tmp: Path,
+        *,
+        partitions: int = 6,
+        **overrides: dict[str, Any],
+    ) -> None:
+        self.services = services
+        self.topic = f"genesis-{unique}"
+        self.group = f"eventbridge-{unique}"
+        self.prefix = f"t{unique}:user:"
+        self.partitions = partitions
+        self.tmp = tmp
+        self.settings: dict[str, dict[str, Any]] = {
+            "kafka": {
+                "bootstrap_servers": services.kafka_bootstrap,
+                "topic": self.topic,
+                "group_id": self.group,
+                "session_timeout_ms": 6000,
+                "heartbeat_interval_ms": 1000,
+            },
+            "redis": {
+                "url": services.redis_url,
+                "sse_prefix": self.prefix,
+                "session_prefix": f"t{unique}:session:",
+            },
+            "bridge": {"commit_interval_s": 0.3, "http_port": 0},
+            "metrics": {"log_level": "INFO"},
+        }
+        for section, values in overrides.items():
+            self.settings.setdefault(section, {}).update(values)
+        self._count = 0
+
+    @property
+    def dlq_topic(self) -> str:
+        return f"{self.topic}.dlq"
+
+    def bridge(self) -> EventBridgeProcess:
+        self._count += 1
+        return EventBridgeProcess("bridge", self.settings, self.tmp / f"bridge-{self._count}.log")
+
+    async def create_topic(self) -> None:
+        await create_topics_async(self.services.kafka_bootstrap, {self.topic: self.partitions})
+
+    async def backlog(self) -> int:
+        return await group_backlog(self.services.kafka_bootstrap, self.topic, self.group)
+
+    async def wait_for(
+        self, condition: Callable[[], Any], what: str, timeout_s: float = 90
+    ) -> None:
+        """Poll an async condition until true, failing with `what` at the deadline."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if await condition():
+                return
+            await asyncio.sleep(0.2)  # polling external processes with a deadline
+        raise AssertionError(f"timed out waiting for {what}")
+
+    async def wait_drained(self, timeout_s: float = 120) -> None:
+        async def drained() -> bool:
+            return await self.backlog() == 0
+
+        await self.wait_for(drained, "the bridge to commit every record", timeout_s)
+
+    async def verification(self, records: list[SimRecord]) -> Verification:
+        streams = await read_streams(self.services.redis_url, self.prefix)
+        dlq = await read_topic(self.services.kafka_bootstrap, self.dlq_topic)
+        return verify(records, streams, dlq)
+
+
+def summed(process: EventBridgeProcess, field: str) -> int:
+    """The sum of `field` over the process's per-batch log lines."""
+    return sum(int(e.get(field) or 0) for e in process.log_entries() if e.get("message") == "batch")
+
+
+def messages(process: EventBridgeProcess) -> list[str]:
+    return [str(e.get("message")) for e in process.log_entries()]

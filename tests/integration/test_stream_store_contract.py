@@ -1,0 +1,176 @@
+"""One contract for StreamStore, run against the fake and the real Redis adapter alike."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+
+from adapters.redis.client import open_client
+from adapters.redis.settings import RedisSettings
+from adapters.redis.store import RedisStreamStore
+from application.fakes import FakeStreamStore
+from application.ports import StoreUnavailable, StreamStore
+from domain.model import SseMessage
+from simulator.processes import free_port
+from simulator.services import Services
+
+StoreFactory = Callable[[], Any]
+
+
+def message(
+    user: str, session: str, *, event_id: str | None = None, teaches: bool = True
+) -> SseMessage:
+    eid = event_id or str(uuid.uuid4())
+    return SseMessage(
+        user,
+        session,
+        eid,
+        "Genesis.Session.Theme.Proposed",
+        b'{"event_id":"%s"}' % eid.encode(),
+        teaches_owner=teaches,
+    )
+
+
+@asynccontextmanager
+async def real_store(url: str, unique: str) -> AsyncIterator[RedisStreamStore]:
+    settings = RedisSettings(
+        url=url,
+        sse_prefix=f"t{unique}:user:",
+        session_prefix=f"t{unique}:session:",
+        dedup_window=50,
+    )
+    async with open_client(settings) as client:
+        yield RedisStreamStore(client=client, settings=settings)
+
+
+@asynccontextmanager
+async def fake_store(url: str, unique: str) -> AsyncIterator[FakeStreamStore]:
+    yield FakeStreamStore()
+
+
+@pytest.fixture(params=["fake", "redis"])
+def store_under_test(request: pytest.FixtureRequest, real_services: Services, unique: str) -> Any:
+    factory = fake_store if request.param == "fake" else real_store
+    return lambda: factory(real_services.redis_url, unique)
+
+
+def run(body: Callable[[StreamStore], Awaitable[None]], factory: Any) -> None:
+    async def scenario() -> None:
+        async with factory() as store:
+            await body(store)
+
+    asyncio.run(asyncio.wait_for(scenario(), 30))
+
+
+def test_publish_returns_one_new_entry_id_per_message_in_order(store_under_test: Any) -> None:
+    async def body(store: StreamStore) -> None:
+        batch = [message("1", "s1"), message("2", "s2"), message("1", "s1")]
+        results = await store.publish(batch)
+        assert [r.event_id for r in results] == [m.event_id for m in batch]
+        assert not any(r.duplicate for r in results)
+        assert all(r.stream_id for r in results)
+        assert results[0].stream_id != results[2].stream_id
+
+    run(body, store_under_test)
+
+
+def test_publishing_the_same_event_again_is_a_duplicate_and_appends_nothing(
+    store_under_test: Any,
+) -> None:
+    async def body(store: StreamStore) -> None:
+        first = message("7", "s")
+        await store.publish([first])
+        again = await store.publish([first, message("7", "s", event_id=first.event_id)])
+        assert [r.duplicate for r in again] == [True, True]
+        assert [r.stream_id for r in again] == ["", ""]
+
+    run(body, store_under_test)
+
+
+def test_the_first_owner_of_a_session_wins(store_under_test: Any) -> None:
+    async def body(store: StreamStore) -> None:
+        await store.publish([message("1", "shared")])
+        await store.publish([message("2", "shared")])
+        await store.publish([message("3", "quiet", teaches=False)])
+        assert await store.owners(["shared", "quiet", "unknown"]) == {"shared": "1"}
+
+    run(body, store_under_test)
+
+
+def test_an_unreachable_redis_raises_store_unavailable() -> None:
+    settings = RedisSettings(url=f"redis://127.0.0.1:{free_port()}/0", connect_timeout_s=0.5)
+
+    async def scenario() -> None:
+        async with open_client(settings) as client:
+            store = RedisStreamStore(client=client, settings=settings)
+            with pytest.raises(StoreUnavailable) as caught:
+                await store.publish([message("1", "s")])
+            assert caught.value.retriable
+            with pytest.raises(StoreUnavailable):
+                await store.owners(["s"])
+
+    asyncio.run(asyncio.wait_for(scenario(), 30))
+
+
+def test_the_redis_stream_holds_what_the_contract_says(
+    real_services: Services, unique: str
+) -> None:
+    async def scenario() -> None:
+        async with real_store(real_services.redis_url, unique) as store:
+            m = message("42", "sess-1")
+            pubsub_client = store._client  # same connection pool; fine for a test
+            pubsub = pubsub_client.pubsub()
+            await pubsub.psubscribe(f"t{unique}:user:*:notify")
+            await pubsub.get_message(timeout=1.0)  # the psubscribe confirmation
+            [result] = await store.publish([m])
+            entries = await pubsub_client.xrange(f"t{unique}:user:{{42}}:stream")
+            assert entries == [
+                (
+                    result.stream_id.encode(),
+                    {
+                        b"e": m.event_type.encode(),
+                        b"s": b"sess-1",
+                        b"i": m.event_id.encode(),
+                        b"d": m.data,
+                    },
+                )
+            ]
+            ttl = await pubsub_client.ttl(f"t{unique}:user:{{42}}:stream")
+            assert 0 < ttl <= 3600
+            note = None
+            for _ in range(20):
+                note = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
+                if note:
+                    break
+            assert note is not None
+            assert note["data"] == result.stream_id.encode()
+            await pubsub.aclose()
+
+    asyncio.run(asyncio.wait_for(scenario(), 30))
+
+
+def test_the_dedup_window_is_bounded(real_services: Services, unique: str) -> None:
+    async def scenario() -> None:
+        async with real_store(real_services.redis_url, unique) as store:
+            await store.publish([message("5", "s") for _ in range(120)])
+            members = await store._client.zcard(f"t{unique}:user:{{5}}:ids")
+            assert members == 50
+
+    asyncio.run(asyncio.wait_for(scenario(), 30))
+
+
+def test_a_redis_that_forgot_the_script_gets_it_again(real_services: Services, unique: str) -> None:
+    async def scenario() -> None:
+        async with real_store(real_services.redis_url, unique) as store:
+            await store.publish([message("8", "s")])
+            await store._client.script_flush()
+            [result] = await store.publish([message("8", "s")])
+            assert result.stream_id
+            assert not result.duplicate
+
+    asyncio.run(asyncio.wait_for(scenario(), 30))
