@@ -120,6 +120,7 @@ class Verification:
     dlq_wrong_reason: int = 0
     dlq_unexpected: int = 0
     lost_ids: list[str] = field(default_factory=list)
+    dlq_missing_by_reason: Counter[str] = field(default_factory=Counter)
 
     @property
     def exactly_once(self) -> bool:
@@ -187,5 +188,8 @@ def verify(
             v.dlq_unexpected += 1
         elif headers.get("dlq.reason", b"").decode() != reason_of[key]:
             v.dlq_wrong_reason += 1
-    v.dlq_missing = sum(1 for key in invalid if got[key] == 0)
+    for key in invalid:
+        if got[key] == 0:
+            v.dlq_missing += 1
+            v.dlq_missing_by_reason[reason_of[key]] += 1
     return v

@@ -88,13 +88,12 @@ class BridgeService:
         """One turn: let the breaker's timer act, then retry the backlog or fetch a new batch."""
         now = self._clock.monotonic()
         self._note(self._breaker.poll(now))
-        if self._backlog:
-            if self._may_try(now):
-                async with self._lock:
-                    await self._handle(self._backlog, retry=True)
-            else:
-                # Partitions are paused, so this only waits (and keeps the group membership).
-                await self._idle(self._wait_s(now))
+        if self._backlog and self._may_try(now):
+            async with self._lock:
+                await self._handle(self._backlog, retry=True)
+        elif self._backlog and self._policy.on_open is OpenPolicy.PAUSE:
+            # Partitions are paused, so this only waits (and keeps the group membership).
+            await self._idle(self._wait_s(now))
         else:
             records = await self._source.fetch(
                 timeout_s=self._policy.fetch_timeout_s, max_records=self._policy.max_batch
@@ -127,12 +126,18 @@ class BridgeService:
             self._pause_all()
 
     async def _handle(self, records: Sequence[Record], *, retry: bool) -> None:
-        """Take a batch as far as it can go; if Redis or the DLQ fails under `pause`, keep it."""
+        """Take a batch as far as it can go; keep it for a retry if a write to Redis failed.
+
+        A failed write is kept under both policies: Redis may have applied part of it, so
+        only retrying it (idempotently) keeps "dropped" exact. Under `drop`, a batch that
+        arrives while Redis is known to be down (breaker open, or a failed batch waiting for
+        its retry) is not attempted: it is dropped, counted and committed.
+        """
         drop = self._policy.on_open is OpenPolicy.DROP
         now = self._clock.monotonic()
-        # Under `drop`, an open breaker means: do not even try Redis. Under `pause` the caller
-        # already asked the breaker before retrying, and new batches only come while closed.
-        reachable = self._breaker.allow(now) if drop else True
+        # The caller asked the breaker before a retry; under `pause` new batches only come
+        # while nothing waits, so only `drop` must ask here.
+        reachable = retry or not drop or (not self._backlog and self._breaker.allow(now))
         attempted = False
         decoded = self._triager.decode(records)
         if decoded.unknown_sessions and reachable:
@@ -142,7 +147,7 @@ class BridgeService:
             except StoreUnavailable as exc:
                 reachable = self._store_failed(exc)
         lookup_failed = bool(decoded.unknown_sessions) and not reachable
-        if lookup_failed and not drop:
+        if lookup_failed and (attempted or not drop):
             self._keep(records, retry)
             return
         triage = self._triager.triage(decoded, now=self._clock.wall(), lookup_failed=lookup_failed)
@@ -159,10 +164,11 @@ class BridgeService:
                 self._note(self._breaker.record_success(done))
                 outcome.published(results, done - started, self._clock.wall().timestamp())
         if not reachable:
-            if not drop:
+            if attempted or not drop:
                 self._keep(records, retry)
                 return
-            outcome.dropped("redis_unavailable" if attempted else "breaker_open")
+            closed = self._breaker.state is BreakerState.CLOSED
+            outcome.dropped("redis_unavailable" if closed else "breaker_open")
         if outcome.letters():
             try:
                 await self._dead_letters.send(outcome.letters())
@@ -189,7 +195,8 @@ class BridgeService:
     def _keep(self, records: Sequence[Record], retry: bool) -> None:
         if not retry:
             self._backlog = list(records)
-            self._pause_all()
+            if self._policy.on_open is OpenPolicy.PAUSE:
+                self._pause_all()
 
     def _finish(self, outcome: BatchOutcome) -> None:
         for record in outcome.records:
@@ -255,6 +262,8 @@ class BridgeService:
             # from the committed offset, and idempotent writes make the redelivery harmless.
             self._backlog = [r for r in self._backlog if r.partition not in partitions]
             self._tracker.forget(partitions)
+            if not self._backlog:
+                self._resume_all()  # what waited for Redis went away with the partitions
             log.info("partitions revoked", extra={"partitions": len(partitions)})
 
     async def _on_assigned(self, partitions: frozenset[Partition]) -> None:

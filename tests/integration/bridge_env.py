@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from simulator.bridge_process import EventBridgeProcess
 from simulator.genesis_model import SimRecord
+from simulator.produce import produce_paced
 from simulator.services import Services
 from simulator.topics import create_topics_async
 from simulator.verify import Verification, group_backlog, read_streams, read_topic, verify
@@ -63,6 +65,11 @@ class BridgeRun:
 
     async def create_topic(self) -> None:
         await create_topics_async(self.services.kafka_bootstrap, {self.topic: self.partitions})
+
+    def produce_steadily(self, records: list[SimRecord], rate: float) -> asyncio.Task[int]:
+        """Produce `records` at `rate` per second in the background (a live run)."""
+        paced = [replace(r, at=i / rate) for i, r in enumerate(records)]
+        return asyncio.create_task(produce_paced(self.services.kafka_bootstrap, self.topic, paced))
 
     async def backlog(self) -> int:
         return await group_backlog(self.services.kafka_bootstrap, self.topic, self.group)

@@ -64,6 +64,4 @@ def test_services_report_where_they_came_from(real_services: Services) -> None:
     assert real_services.redis_source in {"env", "docker", "local"}
     if real_services.kafka_source == "local":
         assert real_services.kafka_version is not None
-        assert real_services.kafka_version.startswith(
-            "4."
-        )
+        assert real_services.kafka_version.startswith("4.")

@@ -1,0 +1,230 @@
+"""BridgeService over the shared fakes with a fake clock: delivery, outages, crashes, rebalances."""
+
+from __future__ import annotations
+
+import asyncio
+import zlib
+from dataclasses import dataclass
+
+import orjson
+import pytest
+
+from adapters.telemetry.memory import InMemoryTelemetry
+from application.bridge import BridgeService
+from application.fakes import FakeClock, FakeDeadLetters, FakeEventSource, FakeStreamStore
+from application.owners import OwnerCache
+from application.policy import BridgePolicy, OpenPolicy
+from application.triage import Triager
+from domain.breaker import BreakerPolicy, BreakerState, CircuitBreaker
+from domain.filter import EventFilter, FilterPolicy
+from domain.mapper import SseMapper
+from domain.model import Partition
+from simulator.genesis import generate_n
+from simulator.genesis_model import SimRecord
+
+pytestmark = [pytest.mark.unit, pytest.mark.timeout(30)]
+
+PARTITIONS = [Partition("genesis", p) for p in range(3)]
+
+
+@dataclass
+class World:
+    clock: FakeClock
+    source: FakeEventSource
+    store: FakeStreamStore
+    dlq: FakeDeadLetters
+    telemetry: InMemoryTelemetry
+    bridge: BridgeService
+    records: list[SimRecord]
+
+    def steps(self, n: int) -> None:
+        async def go() -> None:
+            for _ in range(n):
+                await self.bridge.step()
+
+        asyncio.run(go())
+
+    def run_until_committed(self, max_steps: int = 500) -> None:
+        async def go() -> None:
+            for _ in range(max_steps):
+                await self.bridge.step()
+                if self.everything_committed():
+                    return
+            raise AssertionError("the bridge did not commit everything")
+
+        asyncio.run(go())
+
+    def everything_committed(self) -> bool:
+        return all(self.source.committed[p] == len(self.source.logs[p]) for p in PARTITIONS)
+
+    def delivered_ids(self) -> list[str]:
+        return [m.event_id for s in self.store.streams.values() for _, m in s.entries]
+
+    def expected_ids(self) -> set[str]:
+        return {r.expect.event_id or "" for r in self.records if r.expect.outcome == "delivered"}
+
+
+def world(n: int = 600, *, on_open: OpenPolicy = OpenPolicy.PAUSE, max_batch: int = 50) -> World:
+    clock = FakeClock()
+    records = generate_n(n, seed=5, users=8, bad_ratio=0.05, clock=clock.wall)
+    source = FakeEventSource(clock, PARTITIONS)
+    for r in records:
+        source.append(PARTITIONS[zlib.crc32(r.key) % len(PARTITIONS)], r.key, r.value, r.headers)
+    store, dlq, telemetry = FakeStreamStore(), FakeDeadLetters(), InMemoryTelemetry()
+    bridge = new_bridge(clock, source, store, dlq, telemetry, on_open=on_open, max_batch=max_batch)
+    return World(clock, source, store, dlq, telemetry, bridge, records)
+
+
+def new_bridge(
+    clock: FakeClock,
+    source: FakeEventSource,
+    store: FakeStreamStore,
+    dlq: FakeDeadLetters,
+    telemetry: InMemoryTelemetry,
+    *,
+    on_open: OpenPolicy = OpenPolicy.PAUSE,
+    max_batch: int = 50,
+) -> BridgeService:
+    """A bridge process as the container builds it, over the given fakes (a fresh memory)."""
+    return BridgeService(
+        source=source,
+        store=store,
+        dead_letters=dlq,
+        telemetry=telemetry,
+        clock=clock,
+        breaker=CircuitBreaker(BreakerPolicy(window_s=10, minimum_calls=2, cool_down_s=30)),
+        triager=Triager(
+            event_filter=EventFilter(FilterPolicy()),
+            mapper=SseMapper(dumps=orjson.dumps),
+            owners=OwnerCache(),
+            loads=orjson.loads,
+            max_record_bytes=1_048_576,
+        ),
+        policy=BridgePolicy(
+            max_batch=max_batch, commit_interval_s=0.5, on_open=on_open, retry_backoff_s=1.0
+        ),
+    )
+
+
+def test_every_valid_event_is_delivered_once_and_every_offset_committed() -> None:
+    w = world()
+    w.run_until_committed()
+    delivered = w.delivered_ids()
+    assert sorted(delivered) == sorted(w.expected_ids())
+    invalid = [r for r in w.records if r.expect.outcome == "invalid"]
+    assert sorted(letter.code for letter in w.dlq.letters) == sorted(
+        r.expect.reason or "" for r in invalid
+    )
+
+
+def test_a_store_outage_under_pause_pauses_partitions_and_commits_nothing_unacknowledged() -> None:
+    w = world()
+    w.steps(3)
+    committed_before = dict(w.source.committed)
+    w.store.available = False
+    w.steps(6)
+    assert w.source.paused() == frozenset(PARTITIONS)
+    assert w.bridge.breaker.state is BreakerState.OPEN
+    assert any(w.source.committed[p] < len(w.source.logs[p]) for p in PARTITIONS)
+    assert all(w.source.committed[p] >= committed_before[p] for p in PARTITIONS)
+    acknowledged = set(w.delivered_ids())
+    by_value = {r.value: r.expect for r in w.records}
+    for p in PARTITIONS:  # every deliverable record below the commit point is in Redis
+        for record in w.source.logs[p][: w.source.committed[p]]:
+            expect = by_value[record.value]
+            if expect.outcome == "delivered":
+                assert expect.event_id in acknowledged
+
+
+def test_the_breaker_probes_on_its_timer_while_paused_and_resumes_when_redis_returns() -> None:
+    w = world()
+    w.steps(2)
+    w.store.available = False
+    w.steps(4)
+    assert w.bridge.breaker.state is BreakerState.OPEN
+    calls = w.store.calls
+    w.steps(50)  # nothing new arrives (partitions paused); only the cool-down timer may act
+    assert w.store.calls > calls, "a probe must run on the timer, without any new message"
+    assert ("open", "half_open") in w.telemetry.transitions
+    assert ("half_open", "open") in w.telemetry.transitions
+    w.store.available = True
+    w.run_until_committed()
+    assert ("half_open", "closed") in w.telemetry.transitions
+    assert w.source.paused() == frozenset()
+    assert sorted(w.delivered_ids()) == sorted(w.expected_ids())
+    assert w.telemetry.totals.dropped_by_reason == {}
+
+
+def test_under_drop_an_outage_keeps_consuming_and_every_undelivered_event_is_counted() -> None:
+    w = world(on_open=OpenPolicy.DROP)
+    w.steps(2)
+    w.store.available = False
+    w.steps(40)
+    assert w.source.paused() == frozenset()
+    w.store.available = True
+    w.run_until_committed()
+    dropped = sum(w.telemetry.totals.dropped_by_reason.values())
+    assert dropped > 0
+    undelivered = w.expected_ids() - set(w.delivered_ids())
+    orphans_dropped = sum(1 for r in w.records if r.expect.reason == "no_user") - sum(
+        1 for letter in w.dlq.letters if letter.code == "no_user"
+    )
+    assert len(undelivered) + orphans_dropped == dropped
+    assert len(w.delivered_ids()) == len(set(w.delivered_ids()))
+
+
+def test_a_crash_before_commit_redelivers_and_the_store_suppresses_the_duplicates() -> None:
+    w = world()
+    w.steps(4)
+    delivered_before = len(w.delivered_ids())
+    assert delivered_before > 0
+    assert not w.everything_committed()
+    w.source.crash()  # the process dies: what it did not commit comes again to the next one
+    w.bridge = new_bridge(w.clock, w.source, w.store, w.dlq, w.telemetry)
+    w.run_until_committed()
+    assert sorted(w.delivered_ids()) == sorted(w.expected_ids())
+    assert w.telemetry.totals.duplicates > 0
+
+
+def test_revoked_partitions_commit_what_is_done_and_forget_the_rest() -> None:
+    w = world()
+    w.steps(3)
+    w.store.available = False
+    w.steps(2)  # a batch is now waiting for Redis
+    gone = PARTITIONS[:2]
+
+    asyncio.run(w.source.revoke(gone))
+    assert w.source.assignment() == frozenset(PARTITIONS[2:])
+    w.store.available = True
+    w.clock.advance(60)
+    asyncio.run(w.source.assign(gone))  # they come back (to us, as another member would)
+    w.run_until_committed()
+    assert sorted(w.delivered_ids()) == sorted(w.expected_ids())
+
+
+def test_a_dead_letter_outage_holds_the_batch_and_commits_nothing_past_it() -> None:
+    w = world()
+    w.dlq.available = False
+    w.steps(10)
+    assert not w.everything_committed()
+    w.dlq.available = True
+    w.run_until_committed()
+    invalid = sum(1 for r in w.records if r.expect.outcome == "invalid")
+    assert len(w.dlq.letters) == invalid
+    assert sorted(w.delivered_ids()) == sorted(w.expected_ids())
+
+
+def test_shutdown_drains_and_commits_exactly_once() -> None:
+    w = world(n=100, max_batch=100)
+    stop = asyncio.Event()
+
+    async def go() -> None:
+        await w.bridge.step()
+        stop.set()
+        await w.bridge.run(stop)
+        commits = w.source.commits
+        await w.bridge.drain()
+        assert w.source.commits == commits
+
+    asyncio.run(go())
+    assert w.everything_committed()
