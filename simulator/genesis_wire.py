@@ -11,9 +11,13 @@ from simulator.genesis_model import Draft, Expectation, Outcome, new_uuid
 COMMAND = "Genesis.Session.Command.Received"
 
 
+SAMPLED_SHARE = 0.01  # upstream services head-sample about 1% of their traces
+
+
 def traceparent(rng: random.Random) -> str:
-    """A sampled W3C traceparent drawn from `rng`."""
-    return f"00-{rng.getrandbits(128):032x}-{rng.getrandbits(64):016x}-01"
+    """A W3C traceparent drawn from `rng`, flagged sampled for about 1% of traces."""
+    flags = "01" if rng.random() < SAMPLED_SHARE else "00"
+    return f"00-{rng.getrandbits(128):032x}-{rng.getrandbits(64):016x}-{flags}"
 
 
 def kafka_headers(

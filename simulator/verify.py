@@ -82,23 +82,39 @@ async def read_topic(bootstrap: str, topic: str) -> list[tuple[bytes | None, dic
     return out
 
 
-async def group_backlog(bootstrap: str, topic: str, group: str) -> int:
-    """Records of `topic` not yet committed by `group` (end offsets minus committed offsets)."""
-    tps = await topic_partitions(bootstrap, topic)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await admin.start()
-    await consumer.start()
-    try:
-        end = await consumer.end_offsets(tps)
+class GroupProgress:
+    """Watches how far a consumer group has committed on a topic, with long-lived clients."""
+
+    def __init__(self, bootstrap: str, topic: str, group: str) -> None:
+        self._bootstrap, self._topic, self._group = bootstrap, topic, group
+        self._admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        self._tps: list[TopicPartition] = []
+
+    async def __aenter__(self) -> GroupProgress:
+        self._tps = await topic_partitions(self._bootstrap, self._topic)
+        await self._admin.start()
+        await self._consumer.start()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self._consumer.stop()
+        await self._admin.close()
+
+    async def backlog(self) -> int:
+        """Records of the topic not yet committed by the group (end minus committed offsets)."""
+        end = await self._consumer.end_offsets(self._tps)
         try:
-            committed = await admin.list_consumer_group_offsets(group)
+            committed = await self._admin.list_consumer_group_offsets(self._group)
         except GroupCoordinatorNotAvailableError:
             committed = {}  # no group has committed anything on this broker yet
-        return sum(end[tp] - (committed[tp].offset if tp in committed else 0) for tp in tps)
-    finally:
-        await consumer.stop()
-        await admin.close()
+        return sum(end[tp] - (committed[tp].offset if tp in committed else 0) for tp in self._tps)
+
+
+async def group_backlog(bootstrap: str, topic: str, group: str) -> int:
+    """One-off GroupProgress.backlog()."""
+    async with GroupProgress(bootstrap, topic, group) as progress:
+        return await progress.backlog()
 
 
 @dataclass

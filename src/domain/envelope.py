@@ -113,7 +113,7 @@ def normalise(
 ) -> Envelope | Rejection:
     """Field extraction and type checks of SPEC §3, without the filter's validity checks
     (UUIDs, whitelist, time bounds); `timestamp_s` is 0.0 when the time does not parse."""
-    if not isinstance(obj, Mapping):
+    if not isinstance(obj, dict):
         return Rejection(Reason.NOT_AN_OBJECT, f"event is a {type_name(obj)}, not an object")
     raw = extract(obj, headers)
     if isinstance(raw, Rejection):
@@ -131,7 +131,7 @@ def normalise(
 def peek_session(obj: object) -> tuple[str | None, bool]:
     """The session id an event will be routed by, and whether it names its own user, so owners
     can be looked up in one batch before filtering. Never raises."""
-    if not isinstance(obj, Mapping):
+    if not isinstance(obj, dict):
         return None, False
     inner = None if is_flat(obj) else obj.get("payload")
     session, _ = session_candidate(obj, inner)

@@ -59,7 +59,7 @@ def session_candidate(obj: Mapping[str, Any], inner: object) -> tuple[object, st
     otherwise claim another user's session and become its owner in the session→owner index.
     This deliberately deviates from SPEC §3's literal order for the flat format.
     """
-    if isinstance(inner, Mapping) and inner.get("session_id") is not None:
+    if isinstance(inner, dict) and inner.get("session_id") is not None:
         return inner["session_id"], "payload.session_id"
     if obj.get("session_id") is not None:
         return obj["session_id"], "session_id"
@@ -83,13 +83,13 @@ def _required(obj: Mapping[str, Any], key: str) -> object:
 
 def _first(sources: tuple[tuple[object, str, str], ...]) -> tuple[str | None, str]:
     for source, key, name in sources:
-        if isinstance(source, Mapping) and source.get(key) is not None:
+        if isinstance(source, dict) and source.get(key) is not None:
             return _string(source[key], name), name
     return None, sources[-1][2]
 
 
 def _header(headers: Headers, name: str) -> str | None:
-    return headers.get(name) if isinstance(headers, Mapping) else headers(name)
+    return headers(name) if callable(headers) else headers.get(name)
 
 
 def _extract(obj: Mapping[str, Any], headers: Headers) -> RawEvent:
@@ -100,13 +100,13 @@ def _extract(obj: Mapping[str, Any], headers: Headers) -> RawEvent:
     inner: Mapping[str, Any] | None = None
     if not flat:
         payload = _required(obj, "payload")
-        if not isinstance(payload, Mapping):
+        if not isinstance(payload, dict):
             raise _Refused(
                 Rejection(Reason.WRONG_TYPE, f"payload must be an object, got {type_name(payload)}")
             )
         inner = payload
     meta = obj.get("metadata")
-    if meta is not None and not isinstance(meta, Mapping):
+    if meta is not None and not isinstance(meta, dict):
         raise _Refused(
             Rejection(Reason.WRONG_TYPE, f"metadata must be an object, got {type_name(meta)}")
         )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -92,7 +91,7 @@ class EventFilter:
     ) -> Envelope | Rejection:
         """SPEC §4 in order: required fields → session event type → whitelist → user id →
         UUIDs → timestamp ISO-8601, from 2000 on, at most the skew ahead of `now` → accept."""
-        if not isinstance(obj, Mapping):
+        if not isinstance(obj, dict):
             return Rejection(Reason.NOT_AN_OBJECT, f"event is a {type_name(obj)}, not an object")
         raw = extract(obj, headers)
         if isinstance(raw, Rejection):

@@ -28,7 +28,7 @@ def user_candidate(obj: Mapping[str, Any], meta: object, inner: object) -> tuple
         (inner, "payload.user_id"),
     )
     for source, name in sources:
-        if isinstance(source, Mapping):
+        if isinstance(source, dict):
             value = source.get("user_id")
             if value is not None and value != "":
                 return value, name

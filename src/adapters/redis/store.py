@@ -30,43 +30,59 @@ class RedisStreamStore:
         by_user: dict[str, list[SseMessage]] = {}
         for message in messages:
             by_user.setdefault(message.user_id, []).append(message)
+        owners = {m.session_id: m.user_id for m in messages if m.teaches_owner}
         with store_errors():
-            replies = await self._send(by_user, messages)
-        ids: dict[str, str] = {}
-        for user_messages, reply in zip(by_user.values(), replies, strict=False):
-            for message, stream_id in zip(user_messages, reply, strict=True):
-                ids[message.event_id] = (
-                    stream_id.decode() if isinstance(stream_id, bytes) else stream_id
-                )
+            replies = await self._send(self._calls(by_user, owners))
+        # Replies list entry ids per user in by_user's order; bring them back to message order.
+        in_user_order = [m for user_messages in by_user.values() for m in user_messages]
+        stream_ids = [sid.decode() for reply in replies for sid in reply]
+        ids = {m.event_id: sid for m, sid in zip(in_user_order, stream_ids, strict=True)}
         return [PublishResult(m.event_id, ids[m.event_id], ids[m.event_id] == "") for m in messages]
 
-    async def _send(
-        self, by_user: dict[str, list[SseMessage]], messages: Sequence[SseMessage]
-    ) -> list[Any]:
+    def _calls(
+        self, by_user: dict[str, list[SseMessage]], owners: dict[str, str]
+    ) -> list[tuple[list[str], list[Any]]]:
+        """One script call for the whole batch on a single node; per user (slot) on a Cluster."""
+        if not self._settings.cluster:
+            return [self._call(by_user, owners)]
+        return [self._call({u: ms}, {}) for u, ms in by_user.items()] + [
+            self._call({}, {session: user}) for session, user in owners.items()
+        ]
+
+    def _call(
+        self, by_user: dict[str, list[SseMessage]], owners: dict[str, str]
+    ) -> tuple[list[str], list[Any]]:
+        s, k = self._settings, self._keys
+        keys: list[str] = []
+        args: list[Any] = [
+            s.stream_maxlen,
+            s.channel_ttl,
+            s.dedup_window,
+            s.owner_ttl_s,
+            len(by_user),
+            len(owners),
+        ]
+        for user, user_messages in by_user.items():
+            keys += (k.stream(user), k.ids(user))
+            args += (len(user_messages), k.notify(user))
+            for m in user_messages:
+                args += (
+                    m.event_id,
+                    m.event_type,
+                    m.session_id,
+                    m.data,
+                    m.trace.get("traceparent", ""),
+                )
+        for session_id, user_id in owners.items():
+            keys.append(k.owner(session_id))
+            args.append(user_id)
+        return keys, args
+
+    async def _send(self, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
         for attempt in (1, 2):
             pipe = self._client.pipeline(transaction=False)
-            s = self._settings
-            for user, user_messages in by_user.items():
-                args: list[Any] = [
-                    s.stream_maxlen,
-                    s.channel_ttl,
-                    s.dedup_window,
-                    self._keys.notify(user),
-                ]
-                for m in user_messages:
-                    args += (
-                        m.event_id,
-                        m.event_type,
-                        m.session_id,
-                        m.data,
-                        m.trace.get("traceparent", ""),
-                    )
-                self._script.queue(pipe, [self._keys.stream(user), self._keys.ids(user)], args)
-            owners = {m.session_id: m.user_id for m in messages if m.teaches_owner}
-            for session_id, user_id in owners.items():
-                key = self._keys.owner(session_id)
-                pipe.set(key, user_id, nx=True, ex=s.owner_ttl_s)
-                pipe.expire(key, s.owner_ttl_s)
+            for keys, args in calls:
+                self._script.queue(pipe, keys, args)
             replies: list[Any] = await pipe.execute(raise_on_error=False)
             if attempt == 1 and any(isinstance(r, rx.NoScriptError) for r in replies):
                 # A restarted Redis forgot the script; the batch is idempotent, so send it again.
@@ -75,7 +91,7 @@ class RedisStreamStore:
             for reply in replies:
                 if isinstance(reply, Exception):
                     raise reply
-            return replies[: len(by_user)]
+            return replies
         raise AssertionError("unreachable")
 
     async def owners(self, session_ids: Collection[str]) -> dict[str, str]:

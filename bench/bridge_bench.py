@@ -1,0 +1,228 @@
+"""Bridge throughput next to baselines measured in the same run (issue 3's benchmark).
+
+  naive     one event at a time, two sequential Redis round trips (XADD, then PUBLISH) and
+            three log lines per event: the original design (SPEC §13)
+  kafka     aiokafka consuming the same topic and doing nothing: the fetch ceiling
+  redis     RedisStreamStore.publish of ready-made messages in batches: the write ceiling
+  bridge    EventBridge's BridgeService with the real adapters, as `eventbridge bridge` runs it
+
+Run: `make bench` or `.venv/bin/python -m bench.bridge_bench --events 50000`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+from aiokafka import AIOKafkaConsumer
+
+from adapters.redis.client import open_client
+from adapters.redis.keys import RedisKeys
+from adapters.redis.settings import RedisSettings
+from adapters.redis.store import RedisStreamStore
+from application.owners import OwnerCache
+from application.triage import Triager
+from domain.filter import EventFilter, FilterPolicy
+from domain.mapper import SseMapper
+from domain.model import Partition, Record
+from simulator.bridge_process import EventBridgeProcess
+from simulator.genesis import generate_n
+from simulator.produce import produce_all
+from simulator.services import Services, services
+from simulator.topics import create_topics_async
+from simulator.verify import GroupProgress
+
+PARTITIONS = 6
+
+
+async def kafka_ceiling(s: Services, topic: str, n: int) -> float:
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=s.kafka_bootstrap,
+        group_id=f"raw-{uuid.uuid4().hex}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        got, started = 0, 0.0
+        while got < n:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=1000)
+            if batches and not started:
+                started = time.perf_counter()
+            got += sum(len(v) for v in batches.values())
+        return n / (time.perf_counter() - started)
+    finally:
+        await consumer.stop()
+
+
+def messages_for(records: list[Any]) -> list[Any]:
+    triager = Triager(
+        event_filter=EventFilter(FilterPolicy()),
+        mapper=SseMapper(dumps=orjson.dumps),
+        owners=OwnerCache(),
+        loads=orjson.loads,
+        max_record_bytes=1 << 20,
+    )
+    raw = [Record(Partition("t", 0), i, r.key, r.value) for i, r in enumerate(records)]
+    triage = triager.triage(triager.decode(raw), now=datetime.now(UTC))
+    return [m for _, m in triage.deliver]
+
+
+async def redis_ceiling(s: Services, records: list[Any], batch: int = 1000) -> float:
+    settings = RedisSettings(url=s.redis_url, sse_prefix=f"bench-{uuid.uuid4().hex[:6]}:user:")
+    messages = messages_for(records)
+    async with open_client(settings) as client:
+        store = RedisStreamStore(client=client, settings=settings)
+        started = time.perf_counter()
+        for i in range(0, len(messages), batch):
+            await store.publish(messages[i : i + batch])
+        return len(messages) / (time.perf_counter() - started)
+
+
+async def naive_bridge(s: Services, topic: str, n: int) -> float:
+    """The original shape: getone, decode, filter, XADD, PUBLISH, three log lines, per event."""
+    log = logging.getLogger("bench.naive")
+    log.propagate = False
+    log.addHandler(logging.FileHandler("/dev/null"))
+    log.setLevel(logging.INFO)
+    keys = RedisKeys(sse_prefix=f"naive-{uuid.uuid4().hex[:6]}:user:")
+    event_filter, mapper, owners = (
+        EventFilter(FilterPolicy()),
+        SseMapper(dumps=orjson.dumps),
+        OwnerCache(),
+    )
+    client = aioredis.Redis.from_url(s.redis_url)
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=s.kafka_bootstrap,
+        group_id=f"naive-{uuid.uuid4().hex}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        started = 0.0
+        for i in range(n):
+            msg = await consumer.getone()
+            if not started:
+                started = time.perf_counter()
+            log.info("received event", extra={"offset": msg.offset, "partition": msg.partition})
+            try:
+                obj = orjson.loads(msg.value)
+            except orjson.JSONDecodeError:
+                continue
+            env = (
+                event_filter.check(obj, {}, now=datetime.now(UTC), session_owner=owners.get)
+                if isinstance(obj, dict)
+                else None
+            )
+            message = (
+                mapper.to_message(env) if env is not None and not hasattr(env, "reason") else None
+            )
+            if message is None or hasattr(message, "reason"):
+                log.info("event filtered", extra={"offset": msg.offset})
+                continue
+            if message.teaches_owner:
+                owners.learn(message.session_id, message.user_id)
+            stream_id = await client.xadd(
+                keys.stream(message.user_id), {"d": message.data}, maxlen=1000
+            )
+            await client.publish(keys.notify(message.user_id), stream_id)
+            log.info(
+                "event published", extra={"event_id": message.event_id, "stream_id": stream_id}
+            )
+            if i % 100 == 99:
+                await consumer.commit()
+        return n / (time.perf_counter() - started)
+    finally:
+        await consumer.stop()
+        await client.aclose()
+
+
+async def eventbridge(s: Services, topic: str, n: int, **metrics: Any) -> float:
+    """`eventbridge bridge` as its own process; timed from its first commit to its last."""
+    group = f"eventbridge-{uuid.uuid4().hex[:8]}"
+    settings = {
+        "kafka": {"bootstrap_servers": s.kafka_bootstrap, "topic": topic, "group_id": group},
+        "redis": {
+            "url": s.redis_url,
+            "sse_prefix": f"eb-{group}:user:",
+            "session_prefix": f"eb-{group}:s:",
+        },
+        "bridge": {"http_port": 0},
+        "metrics": {"log_level": "WARNING", **metrics},
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        bridge = EventBridgeProcess("bridge", settings, Path(tmp) / "bridge.log")
+        bridge.start()
+        try:
+            async with GroupProgress(s.kafka_bootstrap, topic, group) as progress:
+                # Joining the group is not counted: the clock starts at the first commit.
+                while (backlog := await progress.backlog()) == n:
+                    await asyncio.sleep(0.02)  # polling another process's progress
+                started, first = time.perf_counter(), n - backlog
+                while await progress.backlog() > 0:
+                    await asyncio.sleep(0.02)
+                return (n - first) / (time.perf_counter() - started)
+        finally:
+            bridge.terminate()
+
+
+async def main_async(s: Services, n: int, naive_n: int, tracing: bool) -> None:
+    if True:
+        topic = f"bench-{uuid.uuid4().hex[:6]}"
+        await create_topics_async(s.kafka_bootstrap, {topic: PARTITIONS})
+        records = generate_n(n, seed=3, users=500, bad_ratio=0.02)
+        await produce_all(s.kafka_bootstrap, topic, records)
+        results: dict[str, float] = {}
+        steps: list[tuple[str, Callable[[], Coroutine[Any, Any, float]]]] = [
+            ("kafka ceiling (consume, do nothing)", lambda: kafka_ceiling(s, topic, n)),
+            ("redis ceiling (write path alone)", lambda: redis_ceiling(s, records)),
+            (f"naive bridge (first {naive_n})", lambda: naive_bridge(s, topic, naive_n)),
+            ("eventbridge", lambda: eventbridge(s, topic, n)),
+        ]
+        if tracing:
+            steps.append(
+                (
+                    "eventbridge, tracing on (default sampling)",
+                    lambda: eventbridge(s, topic, n, trace_sample_ratio=0.01),
+                )
+            )
+        for name, step in steps:
+            results[name] = await step()
+            print(f"{name:45s} {results[name]:>10,.0f} events/s", flush=True)
+        ours = results["eventbridge"]
+        ceiling = min(
+            results["kafka ceiling (consume, do nothing)"],
+            results["redis ceiling (write path alone)"],
+        )
+        naive = results[f"naive bridge (first {naive_n})"]
+        print(f"\neventbridge / naive bridge   = {ours / naive:6.1f}x   (target >= 10x)")
+        print(f"eventbridge / lower ceiling  = {ours / ceiling:6.2f}    (target >= 0.5)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--events", type=int, default=50_000)
+    parser.add_argument("--naive-events", type=int, default=5_000)
+    parser.add_argument("--tracing", action="store_true", help="also run with tracing on")
+    args = parser.parse_args()
+    with services() as s:
+        asyncio.run(main_async(s, args.events, args.naive_events, args.tracing))
+
+
+if __name__ == "__main__":
+    main()
