@@ -40,7 +40,7 @@ eventbridge:
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    import os  # noqa: PLC0415
+    import os
 
     for name in list(os.environ):
         if name.startswith("EVENTBRIDGE"):
@@ -83,7 +83,7 @@ def test_a_bad_value_is_an_error_naming_the_key_and_its_env_variable(
 
 
 def test_an_unknown_key_is_refused() -> None:
-    with pytest.raises(SettingsError, match="eventbridge.redis.urll"):
+    with pytest.raises(SettingsError, match=r"eventbridge\.redis\.urll"):
         load_settings(redis={"urll": "redis://x"})
 
 
