@@ -12,7 +12,9 @@ class AuthSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    algorithm: Literal["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384"] = "HS256"
+    algorithm: Literal["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384"] = (
+        "HS256"
+    )
     secret: SecretStr | None = Field(default=None, description="HS* shared secret")
     public_key: SecretStr | None = Field(default=None, description="RS*/ES* PEM public key")
     user_claim: str = Field(default="sub", min_length=1)
@@ -38,5 +40,11 @@ class GatewaySettings(BaseModel):
     history_max: int = Field(default=1000, ge=0)
     replay_page: int = Field(default=500, ge=1)
     drain_s: float = Field(default=5.0, ge=0)
-    demo_enabled: bool = True
-    demo_user: str = "1"
+    slow_client_s: float = Field(
+        default=5.0, gt=0, description="How long a full send buffer may stay full before cut-off"
+    )
+    demo_enabled: bool = Field(
+        default=False, description="Serve /demo and its dev token (dev only)"
+    )
+    demo_user: str = Field(default="1", pattern=r"^[A-Za-z0-9_.:@-]{1,128}$")
+    demo_token_ttl_s: int = Field(default=600, ge=1, description="Lifetime of a demo token")

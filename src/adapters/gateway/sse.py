@@ -1,0 +1,32 @@
+"""The Server-Sent Events wire format (SPEC §6): one function per kind of frame."""
+
+from __future__ import annotations
+
+import orjson
+
+HEARTBEAT = b": hb\n\n"
+
+
+def retry(ms: int) -> bytes:
+    """`retry:` is sent once, first, so EventSource waits `ms` before reconnecting."""
+    return b"retry: %d\n\n" % ms
+
+
+def comment(text: str) -> bytes:
+    return b": " + text.replace("\n", " ").encode() + b"\n\n"
+
+
+def message(entry_id: bytes, event: bytes, data: bytes) -> bytes:
+    """`id`/`event`/`data` of one stream entry; `data` is the bridge's JSON, verbatim."""
+    if b"\n" in data or b"\r" in data:
+        # Compact JSON never holds a raw newline; if one ever does, each line needs its prefix.
+        data = b"\ndata: ".join(data.splitlines())
+    if b"\n" in event or b"\r" in event:
+        event = event.replace(b"\r", b" ").replace(b"\n", b" ")
+    return b"id: " + entry_id + b"\nevent: " + event + b"\ndata: " + data + b"\n\n"
+
+
+def reset(reason: str, last_event_id: str, oldest: str | None) -> bytes:
+    """`event: reset` (no id, so the browser keeps its position): refetch state, a gap exists."""
+    data = orjson.dumps({"reason": reason, "last_event_id": last_event_id, "oldest": oldest})
+    return b"event: reset\ndata: " + data + b"\n\n"

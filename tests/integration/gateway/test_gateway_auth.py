@@ -1,0 +1,123 @@
+"""Authentication of the SSE endpoint: JWT, single-use tickets, cookies, expiry."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import httpx
+
+from simulator.services import Services
+from tests.integration.gateway.harness import GatewayHarness
+from tests.integration.gateway.sse_client import open_stream
+
+
+async def _get(gw: GatewayHarness, **kwargs: Any) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=gw.base_url, timeout=5) as client:
+        return await client.get("/v1/events", **kwargs)
+
+
+async def _ticket(gw: GatewayHarness, token: str) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=gw.base_url, timeout=5) as client:
+        response = await client.post(
+            "/v1/sse-tickets", headers={"authorization": f"Bearer {token}"}
+        )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def test_missing_expired_forged_wrong_audience_and_bad_user_tokens_get_401_with_a_reason(
+    real_services: Services, unique: str
+) -> None:
+    gw = GatewayHarness(real_services, unique, auth={"audience": "sse", "issuer": "genesis"})
+
+    def bearer(token: str) -> dict[str, dict[str, str]]:
+        return {"headers": {"authorization": f"Bearer {token}"}}
+
+    async def scenario() -> None:
+        good: dict[str, Any] = {"aud": "sse", "iss": "genesis"}
+        cases = {
+            "missing_token": {},
+            "expired_token": bearer(gw.token("u1", ttl_s=-5, **good)),
+            "invalid_token": bearer(gw.token("u1", key="forged-" + "k" * 40, **good)),
+            "invalid_audience": bearer(gw.token("u1", aud="other", iss="genesis")),
+            "invalid_issuer": bearer(gw.token("u1", aud="sse", iss="elsewhere")),
+            "invalid_user": bearer(gw.token("u{1}", **good)),
+            "invalid_ticket": {"params": {"ticket": "x" * 43}},
+        }
+        async with gw.serve():
+            for reason, kwargs in cases.items():
+                response = await _get(gw, **kwargs)
+                assert response.status_code == 401, reason
+                assert response.json()["reason"] == reason
+                assert response.json()["error"] == "unauthorized"
+            async with open_stream(gw.base_url, token=gw.token("u1", **good)) as stream:
+                assert (await stream.next()).retry is not None
+        assert gw.telemetry.rejections["expired_token"] == 1
+
+    asyncio.run(scenario())
+
+
+def test_a_ticket_opens_one_stream_once_and_expires_with_its_token(
+    real_services: Services, unique: str
+) -> None:
+    gw = GatewayHarness(real_services, unique)
+
+    async def scenario() -> None:
+        async with gw.serve():
+            async with httpx.AsyncClient(base_url=gw.base_url, timeout=5) as client:
+                refused = await client.post("/v1/sse-tickets")
+            assert refused.status_code == 401
+            issued = await _ticket(gw, gw.token("u1"))
+            assert 0 < issued["expires_in"] <= 30
+            params = {"ticket": issued["ticket"]}
+            async with open_stream(gw.base_url, params=params) as stream:
+                ids = await gw.publish("u1", 2)
+                assert [f.id for f in await stream.messages(2)] == ids
+                again = await _get(gw, params=params)
+                assert again.status_code == 401
+                assert again.json()["reason"] == "invalid_ticket"
+            # A ticket never outlives its token, and the stream closes when the token expires.
+            short = await _ticket(gw, gw.token("u1", ttl_s=2))
+            assert short["expires_in"] <= 2
+            started = time.monotonic()
+            async with open_stream(gw.base_url, params={"ticket": short["ticket"]}) as stream:
+                await stream.until_end(within=10)
+            assert stream.ended
+            assert not stream.broken
+            assert time.monotonic() - started < 5
+        assert gw.telemetry.closed["token_expired"] == 1
+
+    asyncio.run(scenario())
+
+
+def test_a_bearer_stream_closes_at_token_expiry(real_services: Services, unique: str) -> None:
+    gw = GatewayHarness(real_services, unique, gateway={"heartbeat_s": 10})
+
+    async def scenario() -> None:
+        async with gw.serve():
+            token = gw.token("u1", ttl_s=1.5)
+            async with open_stream(gw.base_url, token=token) as stream:
+                frames = await stream.until_end(within=10)
+            assert frames == []
+            assert stream.ended
+            assert gw.telemetry.closed == {"token_expired": 1}
+
+    asyncio.run(scenario())
+
+
+def test_a_session_cookie_authenticates_when_configured(
+    real_services: Services, unique: str
+) -> None:
+    gw = GatewayHarness(real_services, unique, auth={"cookie_name": "eb_session"})
+
+    async def scenario() -> None:
+        async with gw.serve():
+            headers = {"cookie": f"eb_session={gw.token('u1')}"}
+            async with open_stream(gw.base_url, headers=headers) as stream:
+                ids = await gw.publish("u1", 1)
+                assert [f.id for f in await stream.messages(1)] == ids
+
+    asyncio.run(scenario())

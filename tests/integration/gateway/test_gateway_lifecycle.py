@@ -1,0 +1,79 @@
+"""Health endpoints, graceful drain, and a Redis restart under open streams."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import httpx
+import pytest
+
+from simulator.services import Services
+from tests.integration.gateway.harness import GatewayHarness, eventually
+from tests.integration.gateway.sse_client import open_stream
+
+
+async def _status(gw: GatewayHarness, path: str) -> int:
+    async with httpx.AsyncClient(base_url=gw.base_url, timeout=5) as client:
+        return (await client.get(path)).status_code
+
+
+def test_health_endpoints_and_a_graceful_drain_that_ends_open_streams(
+    real_services: Services, unique: str
+) -> None:
+    gw = GatewayHarness(real_services, unique)
+
+    async def scenario() -> None:
+        async with contextlib.AsyncExitStack() as streams:
+            async with gw.serve():
+                assert await _status(gw, "/livez") == 200
+                async with httpx.AsyncClient(base_url=gw.base_url, timeout=5) as client:
+                    ready = await client.get("/readyz")
+                assert ready.status_code == 200
+                assert ready.json()["redis"] == "up"
+                assert ready.json()["draining"] is False
+                assert await _status(gw, "/demo") == 404  # off unless enabled
+                stream = await streams.enter_async_context(
+                    open_stream(gw.base_url, token=gw.token("u1"))
+                )
+                await stream.next()
+            # Leaving `serve()` set `stop`: the gateway drained, so the stream ended cleanly.
+            frames = await stream.until_end(within=5)
+            assert frames == []
+            assert stream.ended
+            assert not stream.broken
+        assert gw.telemetry.closed == {"shutdown": 1}
+
+    asyncio.run(scenario())
+
+
+def test_open_streams_survive_a_redis_restart_and_miss_nothing(
+    real_services: Services, unique: str
+) -> None:
+    redis = real_services.redis
+    if redis is None:
+        pytest.skip("Redis is not a local process this test may restart")
+    gw = GatewayHarness(real_services, unique, gateway={"heartbeat_s": 0.5})
+
+    async def scenario() -> None:
+        async with gw.serve(), open_stream(gw.base_url, token=gw.token("u1")) as stream:
+            before = await gw.publish("u1", 3)
+            assert [f.id for f in await stream.messages(3)] == before
+            # Blocking on purpose: redis-server dies with the thread that started it
+            # (PR_SET_PDEATHSIG), so it must be (re)started from this, the main, thread.
+            redis.stop()
+
+            async def unready() -> bool:
+                return await _status(gw, "/readyz") == 503
+
+            await eventually(unready, "/readyz to report Redis down")
+            redis.start()
+
+            async def ready() -> bool:
+                return await _status(gw, "/readyz") == 200
+
+            await eventually(ready, "/readyz to recover", within=20)
+            after = await gw.publish("u1", 3)
+            assert [f.id for f in await stream.messages(3, within=15)] == after
+
+    asyncio.run(scenario())
