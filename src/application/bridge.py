@@ -10,6 +10,7 @@ from application.outcome import BatchOutcome
 from application.policy import BridgePolicy, OpenPolicy
 from application.ports import (
     BatchReport,
+    BridgeHealth,
     Clock,
     DeadLetters,
     DeadLetterUnavailable,
@@ -64,6 +65,9 @@ class BridgeService:
         self._last_commit = clock.monotonic()
         self._closed = False
         self.totals = BatchReport()
+        self._publish_ok = 0
+        self._publish_failed = 0  # failed Redis calls (publish or owner lookup), for health
+        self._unassigned_since: float | None = clock.monotonic()
         source.on_rebalance(revoked=self._on_revoked, assigned=self._on_assigned)
 
     @property
@@ -73,6 +77,24 @@ class BridgeService:
     @property
     def backlog(self) -> int:
         return len(self._backlog)
+
+    def health(self) -> BridgeHealth:
+        """What /readyz and the gauges report: no I/O, safe to call at any time."""
+        now = self._clock.monotonic()
+        assigned = self._source.assignment()
+        since = None if assigned else self._unassigned_since
+        return BridgeHealth(
+            breaker_state=self._breaker.state.value,
+            failure_rate=self._breaker.failure_rate(now),
+            totals=self.totals,
+            publish_ok=self._publish_ok,
+            publish_failed=self._publish_failed,
+            lag=self._source.lag(),
+            assigned=len(assigned),
+            paused=len(self._source.paused()),
+            backlog=len(self._backlog),
+            seconds_without_assignment=0.0 if since is None else now - since,
+        )
 
     async def run(self, stop: asyncio.Event, *, max_steps: int | None = None) -> None:
         """Loop until `stop` is set (or `max_steps` ran), then drain and commit once."""
@@ -154,12 +176,16 @@ class BridgeService:
         outcome = BatchOutcome(records, triage)
         if triage.deliver and reachable:
             attempted = True
+            trace = self._telemetry.publish_started(triage.deliver)
             started = self._clock.monotonic()
             try:
-                results = await self._store.publish(outcome.messages())
+                results = await self._store.publish(trace.messages)
             except StoreUnavailable as exc:
+                trace.failed(str(exc))
                 reachable = self._store_failed(exc)
             else:
+                trace.succeeded(results)
+                self._publish_ok += 1
                 done = self._clock.monotonic()
                 self._note(self._breaker.record_success(done))
                 outcome.published(results, done - started, self._clock.wall().timestamp())
@@ -186,6 +212,7 @@ class BridgeService:
     def _store_failed(self, exc: StoreUnavailable) -> bool:
         now = self._clock.monotonic()
         self._note(self._breaker.record_failure(now))
+        self._publish_failed += 1
         self._retry_at = now + self._policy.retry_backoff_s
         log.warning(
             "redis unavailable", extra={"error": str(exc), "breaker": self._breaker.state.value}
@@ -262,11 +289,14 @@ class BridgeService:
             # from the committed offset, and idempotent writes make the redelivery harmless.
             self._backlog = [r for r in self._backlog if r.partition not in partitions]
             self._tracker.forget(partitions)
+            if not self._source.assignment() - partitions:
+                self._unassigned_since = self._clock.monotonic()
             if not self._backlog:
                 self._resume_all()  # what waited for Redis went away with the partitions
             log.info("partitions revoked", extra={"partitions": len(partitions)})
 
     async def _on_assigned(self, partitions: frozenset[Partition]) -> None:
+        self._unassigned_since = None if partitions else self._clock.monotonic()
         if self._backlog:
             self._source.pause(partitions)
         log.info("partitions assigned", extra={"partitions": len(partitions)})

@@ -139,7 +139,6 @@ class BatchReport:
     duplicates: int = 0
     publish_seconds: float | None = None
     end_to_end_seconds: list[float] = field(default_factory=list)
-    traced: list[TracedDelivery] = field(default_factory=list)
 
     @property
     def published(self) -> int:
@@ -161,13 +160,52 @@ class BatchReport:
 
 
 @dataclass(frozen=True, slots=True)
-class TracedDelivery:
-    """One delivered record that carried a W3C traceparent, for the tracing adapter."""
+class BridgeHealth:
+    """A snapshot of the bridge for /readyz, `eventbridge health` and the gauges (SPEC §9)."""
 
-    traceparent: str
-    record: Record
-    event_type: str
-    stream_id: str
+    breaker_state: str
+    failure_rate: float
+    totals: BatchReport
+    publish_ok: int
+    publish_failed: int
+    lag: dict[Partition, int]
+    assigned: int
+    paused: int
+    backlog: int
+    seconds_without_assignment: float
+
+    @property
+    def publish_success_rate(self) -> float:
+        calls = self.publish_ok + self.publish_failed
+        return self.publish_ok / calls if calls else 1.0
+
+
+class PublishTrace(Protocol):
+    """The spans of one publish attempt, ended once: `succeeded` or `failed`.
+
+    `messages` is what to write: a message whose record carried a W3C traceparent carries the
+    bridge span's traceparent in `trace` and the trace id in its data. Never raises.
+    """
+
+    @property
+    def messages(self) -> list[SseMessage]: ...
+
+    def succeeded(self, results: Sequence[PublishResult]) -> None: ...
+
+    def failed(self, error: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Untraced:
+    """A PublishTrace without spans: the messages as they are."""
+
+    messages: list[SseMessage]
+
+    def succeeded(self, results: Sequence[PublishResult]) -> None:
+        return None
+
+    def failed(self, error: str) -> None:
+        return None
 
 
 class Telemetry(Protocol):
@@ -177,6 +215,8 @@ class Telemetry(Protocol):
     """
 
     def batch_processed(self, report: BatchReport) -> None: ...
+
+    def publish_started(self, deliver: Sequence[tuple[Record, SseMessage]]) -> PublishTrace: ...
 
     def breaker_changed(self, old: str, new: str) -> None: ...
 

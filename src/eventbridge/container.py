@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import os
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import orjson
@@ -15,7 +16,14 @@ from adapters.kafka.settings import KafkaSettings
 from adapters.kafka.source import AiokafkaEventSource
 from adapters.redis.client import open_client
 from adapters.redis.store import RedisStreamStore
-from adapters.telemetry.memory import InMemoryTelemetry
+from adapters.telemetry.gateway import OtelGatewayTelemetry
+from adapters.telemetry.otel import OtelTelemetry
+from adapters.telemetry.setup import (
+    OTLP_ENDPOINT_ENV,
+    SAMPLER_ENV,
+    TelemetryProviders,
+    providers_open,
+)
 from application.bridge import BridgeService
 from application.owners import OwnerCache
 from application.policy import BridgePolicy, OpenPolicy
@@ -23,7 +31,7 @@ from application.triage import Triager
 from domain.breaker import BreakerPolicy, CircuitBreaker
 from domain.filter import EventFilter, FilterPolicy
 from domain.mapper import SseMapper
-from eventbridge.settings import BreakerSettings, EventBridgeSettings
+from eventbridge.settings import BreakerSettings, EventBridgeSettings, MetricsSettings
 
 
 async def kafka_source(settings: KafkaSettings) -> AsyncIterator[AiokafkaEventSource]:
@@ -76,6 +84,26 @@ def bridge_policy(settings: EventBridgeSettings) -> BridgePolicy:
     )
 
 
+def open_telemetry(settings: MetricsSettings) -> Iterator[TelemetryProviders]:
+    """The process's meter and tracer providers (OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set)."""
+    with providers_open(
+        service_name=settings.service_name,
+        sample_ratio=settings.trace_sample_ratio,
+        otlp_endpoint=os.environ.get(OTLP_ENDPOINT_ENV) or None,
+        tracing=os.environ.get(SAMPLER_ENV) != "always_off",
+    ) as built:
+        yield built
+
+
+def meter_of(built: TelemetryProviders, name: str) -> Any:
+    return built.meter_provider.get_meter(name)
+
+
+def tracer_of(built: TelemetryProviders, name: str) -> Any:
+    """The tracer, or None when tracing is off (then records' traceparents are not continued)."""
+    return built.tracer_provider.get_tracer(name) if built.tracing else None
+
+
 def _orjson_dumps(value: Any) -> bytes:
     return orjson.dumps(value)
 
@@ -86,7 +114,16 @@ class Container(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=EventBridgeSettings)
 
     clock = providers.Singleton(SystemClock)
-    telemetry = providers.Singleton(InMemoryTelemetry)
+    telemetry_providers = providers.Resource(open_telemetry, settings=settings.provided.metrics)
+    telemetry = providers.Singleton(
+        OtelTelemetry,
+        meter=providers.Factory(meter_of, telemetry_providers, "eventbridge.bridge"),
+        tracer=providers.Factory(tracer_of, telemetry_providers, "eventbridge.bridge"),
+    )
+    gateway_telemetry = providers.Singleton(
+        OtelGatewayTelemetry,
+        meter=providers.Factory(meter_of, telemetry_providers, "eventbridge.gateway"),
+    )
 
     redis_client = providers.Resource(open_client, settings=settings.provided.redis)
     stream_store = providers.Singleton(

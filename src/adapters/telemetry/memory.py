@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from application.ports import BatchReport
+from collections.abc import Sequence
+
+from application.ports import BatchReport, PublishTrace, Untraced
+from domain.model import Record, SseMessage
 
 
 class InMemoryTelemetry:
-    """Telemetry that keeps running totals and breaker transitions in memory."""
+    """Telemetry that keeps running totals and breaker transitions in memory (no spans)."""
 
     def __init__(self) -> None:
         self.totals = BatchReport()
@@ -18,6 +21,9 @@ class InMemoryTelemetry:
     def batch_processed(self, report: BatchReport) -> None:
         self.batches += 1
         self.totals.add(report)
+
+    def publish_started(self, deliver: Sequence[tuple[Record, SseMessage]]) -> PublishTrace:
+        return Untraced([message for _, message in deliver])
 
     def breaker_changed(self, old: str, new: str) -> None:
         self.transitions.append((old, new))

@@ -1,0 +1,108 @@
+"""Bridge health: the readiness verdict and JSON (SPEC §9), and the `eventbridge health` command."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import urllib.error
+import urllib.request
+from typing import Any, TextIO
+
+import orjson
+
+from application.ports import BridgeHealth, StoreUnavailable, StreamStore
+from eventbridge.settings import EventBridgeSettings
+
+PING_TIMEOUT_S = 2.0
+
+
+def health_body(health: BridgeHealth) -> dict[str, Any]:
+    """The seed's health status fields: breaker state and failure rate, counters, success, lag."""
+    t = health.totals
+    return {
+        "circuit_breaker": {
+            "state": health.breaker_state,
+            "failure_rate": round(health.failure_rate, 4),
+        },
+        "counters": {
+            "consumed": t.consumed,
+            "published": t.published,
+            "duplicates": t.duplicates,
+            "ignored": sum(t.ignored_by_reason.values()),
+            "invalid": sum(t.invalid_by_reason.values()),
+            "dead_lettered": t.dead_lettered,
+            "dropped": sum(t.dropped_by_reason.values()),
+        },
+        "publish_success_rate": round(health.publish_success_rate, 4),
+        "lag": {
+            "total": sum(health.lag.values()),
+            "partitions": {f"{p.topic}/{p.partition}": n for p, n in sorted(health.lag.items())},
+        },
+        "partitions": {"assigned": health.assigned, "paused": health.paused},
+        "backlog": health.backlog,
+        "seconds_without_assignment": round(health.seconds_without_assignment, 1),
+    }
+
+
+async def redis_reachable(store: StreamStore, timeout_s: float = PING_TIMEOUT_S) -> bool:
+    try:
+        await asyncio.wait_for(store.ping(), timeout_s)
+    except (StoreUnavailable, TimeoutError):
+        return False
+    return True
+
+
+async def readiness(
+    health: BridgeHealth | None,
+    store: StreamStore | None,
+    *,
+    no_assignment_grace_s: float,
+    service: str = "eventbridge",
+) -> tuple[bool, dict[str, Any]]:
+    """Ready unless Redis does not answer a ping or no partition was assigned for too long."""
+    if health is None or store is None:
+        return False, {"service": service, "status": "starting", "ready": False, "reasons": []}
+    reasons: list[str] = []
+    reachable = await redis_reachable(store)
+    if not reachable:
+        reasons.append("redis_unreachable")
+    if health.seconds_without_assignment > no_assignment_grace_s:
+        reasons.append("no_assignment")
+    ready = not reasons
+    body = {
+        "service": service,
+        "status": "ready" if ready else "not_ready",
+        "ready": ready,
+        "reasons": reasons,
+        "redis": {"reachable": reachable},
+        **health_body(health),
+    }
+    return ready, body
+
+
+def _local(host: str) -> str:
+    return "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
+
+
+def main(settings: EventBridgeSettings, out: TextIO = sys.stdout, timeout_s: float = 5.0) -> int:
+    """`eventbridge health`: GET the running bridge's /readyz, print its JSON; 0 ready, 1 not."""
+    b = settings.bridge
+    if b.http_port == 0:
+        print('{"status": "unknown", "error": "bridge.http_port is 0 (ephemeral)"}', file=out)
+        return 1
+    url = f"http://{_local(b.http_host)}:{b.http_port}/readyz"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as response:
+            status, body = response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        status, body = exc.code, exc.read()
+    except OSError as exc:
+        message = {"status": "unreachable", "url": url, "error": str(exc)}
+        print(orjson.dumps(message).decode(), file=out)
+        return 1
+    try:
+        text = orjson.dumps(orjson.loads(body), option=orjson.OPT_INDENT_2).decode()
+    except orjson.JSONDecodeError:
+        text = body.decode("utf-8", "replace")
+    print(text, file=out)
+    return 0 if status == 200 else 1
