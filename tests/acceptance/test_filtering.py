@@ -1,0 +1,5 @@
+"""Scenarios of features/filtering.feature."""
+
+from pytest_bdd import scenarios
+
+scenarios("filtering.feature")
