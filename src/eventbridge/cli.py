@@ -37,12 +37,19 @@ def install_stop_signals(stop: asyncio.Event) -> None:
         loop.add_signal_handler(sig, stop.set)
 
 
-async def _bridge(settings: EventBridgeSettings) -> int:
-    from eventbridge.runtime import run_bridge  # noqa: PLC0415 - keeps `check` free of clients
+async def _serve(command: str, settings: EventBridgeSettings) -> int:
+    # Imported here so `check` and `health` never load client libraries.
+    from eventbridge.gateway_runtime import run_all, run_gateway  # noqa: PLC0415
+    from eventbridge.runtime import run_bridge  # noqa: PLC0415
 
     stop = asyncio.Event()
     install_stop_signals(stop)
-    await run_bridge(settings, stop)
+    if command == "bridge":
+        await run_bridge(settings, stop)
+    elif command == "gateway":
+        await run_gateway(settings, stop)
+    else:
+        await run_all(settings, stop)
     return 0
 
 
@@ -60,6 +67,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         with stream:
             invalid = check_lines(stream, settings, sys.stdout)
         return 1 if invalid else 0
+    if args.command == "health":
+        from eventbridge.health import main as health_main  # noqa: PLC0415
+
+        return health_main(settings)
     from eventbridge.logs import configure_logging  # noqa: PLC0415
 
     configure_logging(
@@ -67,8 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         json=settings.metrics.log_json,
         service=settings.metrics.service_name,
     )
-    if args.command == "bridge":
-        return asyncio.run(_bridge(settings))
+    if args.command in ("bridge", "gateway", "run"):
+        return asyncio.run(_serve(args.command, settings))
     print(f"eventbridge: '{args.command}' is not available in this build yet", file=sys.stderr)
     return 2
 

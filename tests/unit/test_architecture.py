@@ -18,8 +18,12 @@ LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 def lint(tree: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(LINT_IMPORTS), "--config", str(tree / "pyproject.toml"), "--no-cache"],
-        cwd=tree, env={"PYTHONPATH": str(tree / "src"), "PATH": "/usr/bin:/bin"},
-        capture_output=True, text=True, timeout=60, check=False,
+        cwd=tree,
+        env={"PYTHONPATH": str(tree / "src"), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 

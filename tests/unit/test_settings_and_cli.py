@@ -52,6 +52,7 @@ def test_the_seed_yaml_loads_and_its_breaker_means_five_failures_then_sixty_seco
 ) -> None:
     config = tmp_path / "eventbridge.yaml"
     config.write_text(SEED_YAML)
+    monkeypatch.setenv(CONFIG_ENV, "")  # so monkeypatch removes what load_settings sets
     settings = load_settings(config)
     assert settings.kafka.topic == "genesis.domain.events"
     assert settings.redis.channel_ttl == 3600
