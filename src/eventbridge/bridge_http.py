@@ -40,7 +40,7 @@ def build_app(
     return Starlette(routes=routes)
 
 
-class _Server(uvicorn.Server):
+class QuietServer(uvicorn.Server):
     """uvicorn without its signal handlers: the CLI owns SIGTERM/SIGINT through `stop`."""
 
     def __init__(self, config: uvicorn.Config) -> None:
@@ -65,7 +65,7 @@ async def serving(app: Starlette, host: str, port: int) -> AsyncIterator[int]:
     config = uvicorn.Config(
         app, http="h11", lifespan="off", access_log=False, log_config=None, ws="none"
     )
-    server = _Server(config)
+    server = QuietServer(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         up = asyncio.ensure_future(server.up.wait())

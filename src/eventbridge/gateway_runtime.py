@@ -20,27 +20,12 @@ from adapters.gateway.hub import make_pubsub_client
 from adapters.gateway.telemetry import GatewayTelemetry, InMemoryGatewayTelemetry
 from adapters.redis.client import make_client
 from adapters.redis.settings import RedisSettings
+from eventbridge.bridge_http import QuietServer as _Server
 from eventbridge.runtime import run_bridge
 from eventbridge.settings import EventBridgeSettings
 
 log = logging.getLogger("eventbridge.gateway")
 _CUT_OFF = "ASGI callable returned without completing response."
-
-
-class _Server(uvicorn.Server):
-    """uvicorn without its signal handlers (the CLI owns SIGTERM/SIGINT via `stop`)."""
-
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.up = asyncio.Event()
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
-        self.up.set()
 
 
 class _CutOffFilter(logging.Filter):
