@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
+import gc
 import os
 import random
 import re
@@ -26,6 +28,17 @@ from pathlib import Path
 
 import jwt
 import orjson
+
+from adapters.redis.client import make_client
+from adapters.redis.settings import RedisSettings
+from adapters.redis.store import RedisStreamStore
+from domain.model import SseMessage
+from eventbridge.cli import install_stop_signals
+from eventbridge.gateway_runtime import run_gateway
+from eventbridge.logs import configure_logging
+from eventbridge.settings import load_settings
+from simulator.processes import free_port, spawn
+from simulator.services import services
 
 SECRET = "bench-secret-of-at-least-thirty-two-bytes"
 _T = re.compile(rb'"t":([0-9.]+)')
@@ -121,7 +134,7 @@ async def open_all(port: int, users: list[str], latencies: list[float]) -> list[
             async with gate:
                 opened: asyncio.Future[bool] = loop.create_future()
                 transport, client = await loop.create_connection(
-                    lambda opened=opened: SseClient(request, latencies, opened), "127.0.0.1", port
+                    functools.partial(SseClient, request, latencies, opened), "127.0.0.1", port
                 )
                 if await asyncio.wait_for(opened, 60):
                     clients.append(client)
@@ -138,10 +151,6 @@ async def open_all(port: int, users: list[str], latencies: list[float]) -> list[
 
 
 async def publish(redis_url: str, prefix: str, users: list[str], rate: float, secs: float) -> int:
-    from adapters.redis.client import make_client  # noqa: PLC0415
-    from adapters.redis.settings import RedisSettings  # noqa: PLC0415
-    from adapters.redis.store import RedisStreamStore  # noqa: PLC0415
-    from domain.model import SseMessage  # noqa: PLC0415
 
     settings = RedisSettings(url=redis_url, sse_prefix=prefix, session_prefix=prefix + "s:")
     client = make_client(settings)
@@ -167,7 +176,6 @@ async def publish(redis_url: str, prefix: str, users: list[str], rate: float, se
 
 def run_bench(args: argparse.Namespace, redis_url: str) -> None:
     """Start the gateway child, measure, and stop it (with a task dump if it hangs)."""
-    from simulator.processes import free_port, spawn  # noqa: PLC0415
 
     port, prefix = free_port(), f"bench{uuid.uuid4().hex[:6]}:user:"
     env = {
@@ -180,8 +188,6 @@ def run_bench(args: argparse.Namespace, redis_url: str) -> None:
         "EVENTBRIDGE__AUTH__SECRET": SECRET,
         "EVENTBRIDGE__METRICS__LOG_LEVEL": "WARNING",
     }
-    if args.gateway_gc:
-        env["BENCH_GC"] = args.gateway_gc
     log = Path(tempfile.mkdtemp(prefix="gateway-bench-")) / "gateway.log"
     # spawn(): the gateway dies with this process, even if this one is killed.
     child = spawn([sys.executable, "-m", "bench.gateway_bench", "--serve"], log=log, env=env)
@@ -189,9 +195,12 @@ def run_bench(args: argparse.Namespace, redis_url: str) -> None:
     try:
         asyncio.run(bench(args, redis_url, port, prefix, child.pid))
     finally:
-        child.send_signal(signal.SIGTERM)  # again, in case the run failed before its own
         try:
-            child.wait(60)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(30)  # the run sent SIGTERM itself, unless it failed before
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+                child.wait(30)
             print(f"gateway exit code {child.returncode}")
         except subprocess.TimeoutExpired:
             child.send_signal(signal.SIGUSR1)
@@ -247,10 +256,6 @@ async def bench(args: argparse.Namespace, redis_url: str, port: int, prefix: str
 
 
 def serve() -> None:
-    from eventbridge.cli import install_stop_signals  # noqa: PLC0415
-    from eventbridge.gateway_runtime import run_gateway  # noqa: PLC0415
-    from eventbridge.logs import configure_logging  # noqa: PLC0415
-    from eventbridge.settings import load_settings  # noqa: PLC0415
 
     raise_fd_limit()
     settings = load_settings()
@@ -267,16 +272,6 @@ def serve() -> None:
         asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, dump_tasks)
         await run_gateway(settings, stop)
 
-    if os.environ.get("BENCH_GC"):
-        import gc  # noqa: PLC0415
-
-        gc.set_threshold(*(int(x) for x in os.environ["BENCH_GC"].split(",")))
-    profile = os.environ.get("BENCH_PROFILE")
-    if profile:  # a cProfile of the gateway process, for finding hot spots
-        import cProfile  # noqa: PLC0415
-
-        cProfile.runctx("asyncio.run(main())", globals(), locals(), profile)
-        return
     asyncio.run(main())
 
 
@@ -287,9 +282,6 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--heartbeat", type=float, default=15.0)
     parser.add_argument("--redis-pool", type=int, default=64, help="gateway's Redis pool")
-    parser.add_argument(
-        "--gateway-gc", default="", help="gc thresholds for the gateway, e.g. 50000,20,100"
-    )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -297,14 +289,11 @@ def main() -> None:
         return
     print(f"fd limit {raise_fd_limit()}")
     # The measuring process holds N connections too: keep its GC pauses out of the figures.
-    import gc  # noqa: PLC0415
-
     gc.set_threshold(50_000, 20, 100)
     url = os.environ.get("REDIS_URL")
     if url:
         run_bench(args, url)
         return
-    from simulator.services import services  # noqa: PLC0415
 
     with services(need_kafka=False) as provided:
         run_bench(args, provided.redis_url)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
 from starlette.responses import Response
@@ -13,6 +12,7 @@ from starlette.types import Receive, Scope, Send
 
 from adapters.gateway import sse
 from adapters.gateway.streams import Entry, Start, parse_id
+from adapters.gateway.telemetry import event_age
 from application.ports import StoreUnavailable
 
 if TYPE_CHECKING:
@@ -24,18 +24,6 @@ HEADERS = [
     (b"cache-control", b"no-store"),
     (b"x-accel-buffering", b"no"),
 ]
-
-
-def event_age(data: bytes, now: float) -> float | None:
-    """Seconds since the `timestamp` inside the data JSON, found without decoding it all."""
-    at = data.find(b'"timestamp":"')
-    if at < 0:
-        return None
-    end = data.find(b'"', at + 13)
-    try:
-        return now - datetime.fromisoformat(data[at + 13 : end].decode()).timestamp()
-    except ValueError:
-        return None
 
 
 class SseConnection(Response):
@@ -126,8 +114,8 @@ class SseConnection(Response):
             frame = sse.reset(self._start.reset, self._start.cursor, self._start.oldest)
             await self._put(frame, None)
         await self._deliver(self._start.entries)
-        if len(self._start.entries) >= self._gw.settings.replay_page:
-            self._wake.set()  # a resume read one page; the rest follows at once
+        if self._start.reset or len(self._start.entries) >= self._gw.settings.replay_page:
+            self._wake.set()  # after a reset, or a full first page, the rest follows at once
         loop = asyncio.get_running_loop()
         expires = loop.time() + (self._expires_at - time.time())
         # No read here: the start was read after registering with the hub, so anything newer

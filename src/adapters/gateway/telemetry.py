@@ -3,7 +3,20 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime
 from typing import Protocol
+
+
+def event_age(data: bytes, now: float) -> float | None:
+    """Seconds since the `timestamp` inside the data JSON, found without decoding it all."""
+    at = data.find(b'"timestamp":"')
+    if at < 0:
+        return None
+    end = data.find(b'"', at + 13)
+    try:
+        return now - datetime.fromisoformat(data[at + 13 : end].decode()).timestamp()
+    except ValueError:
+        return None
 
 
 class GatewayTelemetry(Protocol):
