@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import socket
 from collections.abc import Coroutine, Iterator
 from typing import Any
@@ -14,13 +15,17 @@ import uvicorn
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
+from starlette.routing import Route
 
 from adapters.gateway.app import build_app
 from adapters.gateway.gateway import Gateway
 from adapters.gateway.hub import make_pubsub_client
-from adapters.gateway.telemetry import GatewayTelemetry, InMemoryGatewayTelemetry
+from adapters.gateway.telemetry import GatewayTelemetry
 from adapters.redis.client import make_client
 from adapters.redis.settings import RedisSettings
+from adapters.telemetry.gateway import OtelGatewayTelemetry
+from adapters.telemetry.prometheus import metrics_endpoint
+from adapters.telemetry.setup import build_providers
 from eventbridge.bridge_http import QuietServer as _Server
 from eventbridge.runtime import run_bridge
 from eventbridge.settings import EventBridgeSettings
@@ -93,8 +98,25 @@ async def run_gateway(
     # Bind first, so a busy port is an OSError here rather than uvicorn's sys.exit.
     sock = socket.create_server((g.host, g.port), backlog=4096)
     client = _gateway_client(settings.redis)
+    extra_routes: list[Any] = []
     async with contextlib.AsyncExitStack() as resources:
         resources.push_async_callback(client.aclose)
+        if telemetry is None:
+            # Production: OpenTelemetry meters exposed on this process's own /metrics.
+            m = settings.metrics
+            providers = build_providers(
+                service_name=f"{m.service_name}-gateway",
+                sample_ratio=m.trace_sample_ratio,
+                otlp_endpoint=os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"),
+            )
+            resources.callback(providers.shutdown)
+            telemetry = OtelGatewayTelemetry(
+                meter=providers.meter_provider.get_meter("eventbridge.gateway")
+            )
+            if m.prometheus_enabled:
+                extra_routes.append(
+                    Route("/metrics", metrics_endpoint(providers.registry), methods=["GET"])
+                )
         pubsub_client = make_pubsub_client(settings.redis)
         gateway = Gateway(
             client=client,
@@ -102,10 +124,10 @@ async def run_gateway(
             settings=g,
             auth=settings.auth,
             redis=settings.redis,
-            telemetry=telemetry or InMemoryGatewayTelemetry(),
+            telemetry=telemetry,
         )
         config = uvicorn.Config(
-            build_app(gateway),
+            build_app(gateway, extra_routes),
             http="h11",
             lifespan="off",
             access_log=False,  # query strings may carry a ticket: never logged

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from starlette.applications import Starlette
@@ -54,7 +55,7 @@ def _history(request: Request, gateway: Gateway) -> int:
     return min(int(raw), gateway.settings.history_max)
 
 
-def build_app(gateway: Gateway) -> Starlette:
+def build_app(gateway: Gateway, extra_routes: Sequence[Any] = ()) -> Starlette:
     """The ASGI app; the gateway's lifecycle (run, drain) is owned by the caller."""
     telemetry = gateway.telemetry
 
@@ -124,4 +125,5 @@ def build_app(gateway: Gateway) -> Starlette:
     ]
     if gateway.settings.demo_enabled:
         routes += demo_routes(gateway)
+    routes += extra_routes
     return Starlette(routes=routes)

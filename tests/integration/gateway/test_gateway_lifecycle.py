@@ -77,3 +77,32 @@ def test_open_streams_survive_a_redis_restart_and_miss_nothing(
             assert [f.id for f in await stream.messages(3, within=15)] == after
 
     asyncio.run(scenario())
+
+
+def test_the_gateway_serves_its_own_prometheus_metrics(
+    real_services: Services, unique: str
+) -> None:
+    from eventbridge.gateway_runtime import run_gateway
+
+    gw = GatewayHarness(real_services, unique)
+
+    async def scenario() -> None:
+        stop, ready = asyncio.Event(), asyncio.Event()
+        task = asyncio.create_task(run_gateway(gw.settings, stop, ready=ready))
+        try:
+            await asyncio.wait_for(ready.wait(), 30)
+            async with open_stream(gw.base_url, token=gw.token("u1")) as stream:
+                await stream.next()  # the stream is open: one connection is counted
+                async with httpx.AsyncClient(base_url=gw.base_url, timeout=5) as client:
+                    refused = await client.get("/v1/events")  # no token
+                    body = (await client.get("/metrics")).text
+            assert refused.status_code == 401
+            assert "eventbridge_sse_connections 1.0" in body
+            assert 'eventbridge_sse_disconnects_total{reason="slow_client"} 0.0' in body
+            assert "eventbridge_sse_rejected_total{" in body
+            assert "u1" not in body  # never a user id in a label
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 30)
+
+    asyncio.run(scenario())
