@@ -39,6 +39,32 @@ class Frame:
         return value if isinstance(value, dict) else {}
 
 
+async def read_frame(lines: AsyncIterator[str]) -> Frame:
+    """The next SSE block from a response's lines; EOFError when the lines end."""
+    frame = Frame()
+    while True:
+        try:
+            line = await anext(lines)
+        except StopAsyncIteration:
+            raise EOFError("the stream ended") from None
+        if line == "":
+            if frame.data or frame.comments or frame.retry is not None:
+                return frame
+            continue
+        name, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if name == "":
+            frame.comments.append(value)
+        elif name == "id":
+            frame.id = value
+        elif name == "event":
+            frame.event = value
+        elif name == "data":
+            frame.data.append(value)
+        elif name == "retry":
+            frame.retry = int(value)
+
+
 class SseStream:
     """The frames of one open `GET /v1/events` response."""
 
@@ -49,28 +75,7 @@ class SseStream:
     async def next(self, within_s: float | None = None) -> Frame:
         """The next frame; EOFError when the server ended the stream."""
         async with asyncio.timeout(within_s):
-            frame = Frame()
-            while True:
-                try:
-                    line = await anext(self._lines)
-                except StopAsyncIteration:
-                    raise EOFError("the stream ended") from None
-                if line == "":
-                    if frame.data or frame.comments or frame.retry is not None:
-                        return frame
-                    continue
-                name, _, value = line.partition(":")
-                value = value.removeprefix(" ")
-                if name == "":
-                    frame.comments.append(value)
-                elif name == "id":
-                    frame.id = value
-                elif name == "event":
-                    frame.event = value
-                elif name == "data":
-                    frame.data.append(value)
-                elif name == "retry":
-                    frame.retry = int(value)
+            return await read_frame(self._lines)
 
     async def messages(self, n: int, within_s: float = 10.0) -> list[Frame]:
         """The next `n` frames that carry data (heartbeats and `retry:` skipped)."""

@@ -5,24 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 
 import httpx
 
+from simulator.load_sse import Frame, read_frame
 
-@dataclass
-class Frame:
-    """One parsed SSE block: a message (`id`/`event`/`data`) or comments only."""
-
-    id: str | None = None
-    event: str | None = None
-    data: list[str] = field(default_factory=list)
-    comments: list[str] = field(default_factory=list)
-    retry: int | None = None
-
-    @property
-    def text(self) -> str:
-        return "\n".join(self.data)
+__all__ = ["Frame", "SseStream", "open_stream"]
 
 
 class SseStream:
@@ -36,30 +24,12 @@ class SseStream:
 
     async def next(self, within: float = 10.0) -> Frame:
         """The next frame; raises EOFError when the server ended the stream."""
-        async with asyncio.timeout(within):
-            frame = Frame()
-            while True:
-                try:
-                    line = await anext(self._lines)
-                except StopAsyncIteration:
-                    self.ended = True
-                    raise EOFError("the stream ended") from None
-                if line == "":
-                    if frame.data or frame.comments or frame.retry is not None:
-                        return frame
-                    continue
-                name, _, value = line.partition(":")
-                value = value.removeprefix(" ")
-                if name == "":
-                    frame.comments.append(value)
-                elif name == "id":
-                    frame.id = value
-                elif name == "event":
-                    frame.event = value
-                elif name == "data":
-                    frame.data.append(value)
-                elif name == "retry":
-                    frame.retry = int(value)
+        try:
+            async with asyncio.timeout(within):
+                return await read_frame(self._lines)
+        except EOFError:
+            self.ended = True
+            raise
 
     async def messages(self, n: int, within: float = 10.0) -> list[Frame]:
         """The next `n` frames that carry data (heartbeats and comments skipped)."""
