@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import os
 import socket
@@ -27,6 +26,7 @@ from adapters.telemetry.gateway import OtelGatewayTelemetry
 from adapters.telemetry.prometheus import metrics_endpoint
 from adapters.telemetry.setup import build_providers
 from eventbridge.bridge_http import QuietServer as _Server
+from eventbridge.gc_tuning import gc_tuned
 from eventbridge.runtime import run_bridge
 from eventbridge.settings import EventBridgeSettings
 
@@ -56,23 +56,6 @@ def _gateway_client(settings: RedisSettings) -> Any:
         health_check_interval=30,
     )
     return Redis.from_pool(pool)
-
-
-# Thousands of idle connections are a large, long-lived heap: with CPython's default
-# thresholds (700, 10, 10) each full collection pauses every stream for ~0.4 s at 10k
-# connections (bench/gateway_bench.py). Fewer, larger young collections keep p99 in ms.
-GC_THRESHOLDS = (50_000, 20, 100)
-
-
-@contextlib.contextmanager
-def _gc_tuned() -> Iterator[None]:
-    previous = gc.get_threshold()
-    if previous == (700, 10, 10):  # only CPython's default; an operator's choice stands
-        gc.set_threshold(*GC_THRESHOLDS)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*previous)
 
 
 @contextlib.contextmanager
@@ -138,7 +121,7 @@ async def run_gateway(
         background = asyncio.create_task(gateway.run())
         serving = asyncio.create_task(server.serve(sockets=[sock]))
         try:
-            with _quiet_cut_offs(), _gc_tuned():
+            with _quiet_cut_offs(), gc_tuned():
                 await _first(server.up.wait(), serving)
                 if serving.done():
                     await serving

@@ -11,6 +11,7 @@ from application.bridge import BridgeService
 from application.ports import StreamStore
 from eventbridge.bridge_http import build_app, serving
 from eventbridge.container import Container
+from eventbridge.gc_tuning import gc_tuned
 from eventbridge.health import readiness
 from eventbridge.settings import EventBridgeSettings
 
@@ -66,7 +67,8 @@ async def run_bridge(
                 "bridge started",
                 extra={"topic": settings.kafka.topic, "group": settings.kafka.group_id},
             )
-            await bridge.run(stop)
+            with gc_tuned():
+                await bridge.run(stop)
     finally:
         await resolved(container.shutdown_resources())
         log.info("bridge stopped")
