@@ -154,6 +154,41 @@ def test_the_redis_stream_holds_what_the_contract_says(
     asyncio.run(asyncio.wait_for(scenario(), 30))
 
 
+def test_every_field_comes_back_byte_for_byte_whatever_it_holds(
+    real_services: Services, unique: str
+) -> None:
+    """The script gets each event as one length-prefixed argument: nothing in a field (digits
+    and colons, multi-byte UTF-8, NUL) may shift where the next field starts."""
+    tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    odd = [
+        SseMessage("7", "12:34:", str(uuid.uuid4()), "Genesis.Session.Thème.Proposed", b"1:2:"),
+        SseMessage(
+            "7", "sé", str(uuid.uuid4()), "X", b'{"a":"\u0000"}\x00\xff', trace={"traceparent": tp}
+        ),
+        SseMessage("7", "s", str(uuid.uuid4()), "Y", b""),
+    ]
+
+    async def scenario() -> None:
+        async with real_store(real_services.redis_url, unique) as store:
+            results = await store.publish(odd)
+            entries = await store._client.xrange(f"t{unique}:user:{{7}}:stream")
+            assert [e[0].decode() for e in entries] == [r.stream_id for r in results]
+            for (_, fields), m in zip(entries, odd, strict=True):
+                expected = {
+                    b"e": m.event_type.encode(),
+                    b"s": m.session_id.encode(),
+                    b"i": m.event_id.encode(),
+                    b"d": m.data,
+                }
+                if m.trace:
+                    expected[b"tp"] = tp.encode()
+                assert fields == expected
+            again = await store.publish(odd)
+            assert all(r.duplicate for r in again)
+
+    asyncio.run(asyncio.wait_for(scenario(), 30))
+
+
 def test_the_dedup_window_is_bounded(real_services: Services, unique: str) -> None:
     async def scenario() -> None:
         async with real_store(real_services.redis_url, unique) as store:

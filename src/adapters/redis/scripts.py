@@ -9,9 +9,12 @@ from typing import Any
 # node: on a Cluster each user's keys share a slot, but two users' keys need not).
 # KEYS: per user [stream, ids], then one owner key per session to remember.
 # ARGV: maxlen, ttl, dedup_window, owner_ttl, user_count, owner_count,
-#       then per user: event_count, channel, then 5 per event: event_id, event_type,
-#       session_id, data, traceparent ("" when none); then one user id per owner key.
+#       then per user: event_count, channel, then one argument per event (`pack_event`):
+#       "<n1>:<n2>:<n3>:<n4>:" + event_id + event_type + session_id + traceparent + data, the
+#       n's being the byte lengths of the first four ("" traceparent when none);
+#       then one user id per owner key.
 # Returns one string per event in order: the new entry id, or "" for a duplicate.
+# One argument per event rather than five: the client packs a fifth of the arguments.
 PUBLISH = """
 local maxlen, ttl, window = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local owner_ttl, users, owners = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
@@ -23,25 +26,33 @@ for u = 1, users do
   a = a + 2
   local last = nil
   for _ = 1, count do
-    local eid = ARGV[a]
+    local ev = ARGV[a]
+    local n1, n2, n3, n4, p = string.match(ev, '^(%d+):(%d+):(%d+):(%d+):()')
+    local e2 = p + tonumber(n1)
+    local e3 = e2 + tonumber(n2)
+    local e4 = e3 + tonumber(n3)
+    local e5 = e4 + tonumber(n4)
+    local eid = string.sub(ev, p, e2 - 1)
     if redis.call('ZSCORE', ids, eid) then
       out[#out + 1] = ''
     else
+      local etype, sid = string.sub(ev, e2, e3 - 1), string.sub(ev, e3, e4 - 1)
+      local data = string.sub(ev, e5)
       local id
-      if ARGV[a + 4] == '' then
+      if e5 == e4 then
         id = redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*',
-                        'e', ARGV[a + 1], 's', ARGV[a + 2], 'i', eid, 'd', ARGV[a + 3])
+                        'e', etype, 's', sid, 'i', eid, 'd', data)
       else
         id = redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*',
-                        'e', ARGV[a + 1], 's', ARGV[a + 2], 'i', eid, 'd', ARGV[a + 3],
-                        'tp', ARGV[a + 4])
+                        'e', etype, 's', sid, 'i', eid, 'd', data,
+                        'tp', string.sub(ev, e4, e5 - 1))
       end
       local ms, seq = string.match(id, '^(%d+)-(%d+)$')
       redis.call('ZADD', ids, tonumber(ms) * 1000 + math.min(tonumber(seq), 999), eid)
       out[#out + 1] = id
       last = id
     end
-    a = a + 5
+    a = a + 1
   end
   if last then
     redis.call('ZREMRANGEBYRANK', ids, 0, -(window + 1))
@@ -58,6 +69,29 @@ for o = 1, owners do
 end
 return out
 """
+
+
+def pack_event(
+    event_id: str, event_type: str, session_id: str, traceparent: str, data: bytes
+) -> bytes:
+    """One event as the publish script's single argument for it (the layout is above)."""
+    eid, etype, sid, tp = (
+        event_id.encode(),
+        event_type.encode(),
+        session_id.encode(),
+        traceparent.encode(),
+    )
+    return b"%d:%d:%d:%d:%b%b%b%b%b" % (
+        len(eid),
+        len(etype),
+        len(sid),
+        len(tp),
+        eid,
+        etype,
+        sid,
+        tp,
+        data,
+    )
 
 
 class Script:

@@ -9,7 +9,7 @@ from redis import exceptions as rx
 
 from adapters.redis.client import store_errors
 from adapters.redis.keys import RedisKeys
-from adapters.redis.scripts import PUBLISH, Script
+from adapters.redis.scripts import PUBLISH, Script, pack_event
 from adapters.redis.settings import RedisSettings
 from application.ports import PublishResult
 from domain.model import SseMessage
@@ -65,14 +65,16 @@ class RedisStreamStore:
         for user, user_messages in by_user.items():
             keys += (k.stream(user), k.ids(user))
             args += (len(user_messages), k.notify(user))
-            for m in user_messages:
-                args += (
+            args += (
+                pack_event(
                     m.event_id,
                     m.event_type,
                     m.session_id,
-                    m.data,
                     m.trace.get("traceparent", ""),
+                    m.data,
                 )
+                for m in user_messages
+            )
         for session_id, user_id in owners.items():
             keys.append(k.owner(session_id))
             args.append(user_id)
