@@ -20,7 +20,7 @@ from application.ports import (
     StreamStore,
     Telemetry,
 )
-from application.triage import Triager
+from application.triage import Triage, Triager
 from domain.breaker import BreakerState, CircuitBreaker, Transition
 from domain.model import Partition, Record
 from domain.offsets import OffsetTracker
@@ -59,8 +59,11 @@ class BridgeService:
         self._policy = policy
         self._tracker = OffsetTracker()
         self._lock = asyncio.Lock()
+        self._writing: asyncio.Task[bool] | None = None  # the last batch's write, in flight
         self._backlog: list[Record] = []  # fetched, not finished, waiting for Redis (pause policy)
-        self._letters_backlog: list[Record] = []
+        # Dead letters the DLQ acknowledged for records not finished yet (their batch failed
+        # in Redis): a retry of the batch must not send them again.
+        self._lettered: set[tuple[Partition, int]] = set()
         self._retry_at = 0.0
         self._last_commit = clock.monotonic()
         self._closed = False
@@ -107,9 +110,16 @@ class BridgeService:
             await self.drain()
 
     async def step(self) -> None:
-        """One turn: let the breaker's timer act, then retry the backlog or fetch a new batch."""
+        """One turn: let the breaker's timer act, then retry the backlog or take a new batch.
+
+        A new batch is triaged while the previous batch's write is still in flight, so the CPU
+        work of one batch overlaps the Redis and dead-letter round trips of the one before; the
+        writes themselves stay one at a time, in fetch order. `flush()` waits for the last one.
+        """
         now = self._clock.monotonic()
         self._note(self._breaker.poll(now))
+        if self._backlog:
+            await self.flush()  # a failed write kept its records; nothing is in flight now
         if self._backlog and self._may_try(now):
             async with self._lock:
                 await self._handle(self._backlog, retry=True)
@@ -124,8 +134,58 @@ class BridgeService:
                 async with self._lock:
                     for record in records:
                         self._tracker.start(record.partition, record.offset)
-                    await self._handle(records, retry=False)
+                    await self._take(records)
+            else:
+                await self.flush()
         await self._maybe_commit(force=False)
+
+    async def flush(self) -> None:
+        """Wait for the batch write in flight, if any (its failure leaves it in the backlog)."""
+        task, self._writing = self._writing, None
+        if task is not None:
+            await task
+
+    async def _take(self, records: Sequence[Record]) -> None:
+        """A new batch: triage it while the write before it runs, then start its own write.
+
+        Only while Redis looks healthy (breaker closed, nothing waiting); any doubt, or a
+        failure of the write before it, sends the batch through `_handle`, which decides
+        everything again one step at a time.
+        """
+        closed = self._breaker.state is BreakerState.CLOSED
+        triage = await self._speculate(records) if closed else None
+        await self.flush()
+        if self._backlog and self._policy.on_open is OpenPolicy.PAUSE:
+            self._keep(records, retry=False)  # behind the failed batch, never before it
+        elif triage is None or self._backlog or self._breaker.state is not BreakerState.CLOSED:
+            await self._handle(records, retry=False)
+        else:
+            self._writing = asyncio.create_task(self._write(records, triage, retry=False))
+
+    async def _speculate(self, records: Sequence[Record]) -> Triage | None:
+        """Decode and triage while the owner lookup (queued behind the write in flight) runs.
+
+        Sessions being looked up count as owner-less in that first triage, which is right for
+        the usual answer, "no owner"; when Redis does know owners, they are remembered and the
+        batch is triaged again. None when the lookup failed (not counted: `_handle` asks again
+        and counts that answer).
+        """
+        decoded = self._triager.decode(records)
+        lookup = None
+        if decoded.unknown_sessions:
+            lookup = asyncio.ensure_future(self._store.owners(decoded.unknown_sessions))
+            await asyncio.sleep(0)  # let the lookup go out before the CPU-bound triage
+        triage = self._triager.triage(decoded, now=self._clock.wall())
+        if lookup is None:
+            return triage
+        try:
+            found = await lookup
+        except StoreUnavailable:
+            return None
+        if not found:
+            return triage
+        self._triager.remember(found)
+        return self._triager.triage(decoded, now=self._clock.wall())
 
     def _may_try(self, now: float) -> bool:
         return now >= self._retry_at and self._breaker.allow(now)
@@ -156,54 +216,91 @@ class BridgeService:
         its retry) is not attempted: it is dropped, counted and committed.
         """
         drop = self._policy.on_open is OpenPolicy.DROP
-        now = self._clock.monotonic()
         # The caller asked the breaker before a retry; under `pause` new batches only come
         # while nothing waits, so only `drop` must ask here.
-        reachable = retry or not drop or (not self._backlog and self._breaker.allow(now))
-        attempted = False
+        reachable = (
+            retry
+            or not drop
+            or (not self._backlog and self._breaker.allow(self._clock.monotonic()))
+        )
         decoded = self._triager.decode(records)
         if decoded.unknown_sessions and reachable:
-            attempted = True
             try:
                 self._triager.remember(await self._store.owners(decoded.unknown_sessions))
             except StoreUnavailable as exc:
-                reachable = self._store_failed(exc)
+                self._store_failed(exc)
+                self._keep(records, retry)
+                return
         lookup_failed = bool(decoded.unknown_sessions) and not reachable
-        if lookup_failed and (attempted or not drop):
-            self._keep(records, retry)
-            return
         triage = self._triager.triage(decoded, now=self._clock.wall(), lookup_failed=lookup_failed)
+        if reachable:
+            await self._write(records, triage, retry=retry)
+            return
+        # Only `drop` gets here, with Redis known to be down: nothing is attempted.
         outcome = BatchOutcome(records, triage)
-        if triage.deliver and reachable:
-            attempted = True
-            trace = self._telemetry.publish_started(triage.deliver)
-            started = self._clock.monotonic()
-            try:
-                results = await self._store.publish(trace.messages)
-            except StoreUnavailable as exc:
-                trace.failed(str(exc))
-                reachable = self._store_failed(exc)
-            else:
-                trace.succeeded(results)
-                self._publish_ok += 1
-                done = self._clock.monotonic()
-                self._note(self._breaker.record_success(done))
-                outcome.published(results, done - started, self._clock.wall().timestamp())
-        if not reachable:
-            if attempted or not drop:
-                self._keep(records, retry)
-                return
-            closed = self._breaker.state is BreakerState.CLOSED
-            outcome.dropped("redis_unavailable" if closed else "breaker_open")
-        if outcome.letters():
-            try:
-                await self._dead_letters.send(outcome.letters())
-            except DeadLetterUnavailable as exc:
-                # Keep the whole batch and try again later: republishing is idempotent.
-                log.error("dead-letter topic unavailable", extra={"error": str(exc)})
-                self._retry_at = now + self._policy.retry_backoff_s
-                self._keep(records, retry)
-                return
+        closed = self._breaker.state is BreakerState.CLOSED
+        outcome.dropped("redis_unavailable" if closed else "breaker_open")
+        if await self._dead_letter(outcome):
+            self._conclude(outcome, retry=retry)
+        else:
+            self._keep(records, retry)
+
+    async def _write(self, records: Sequence[Record], triage: Triage, *, retry: bool) -> bool:
+        """Publish a triaged batch and dead-letter its invalid records, both at once, then
+        finish it; False (and the batch kept for a retry) when Redis or the DLQ failed."""
+        outcome = BatchOutcome(records, triage)
+        published, lettered = await asyncio.gather(
+            self._publish(outcome), self._dead_letter(outcome)
+        )
+        if not (published and lettered):
+            self._keep(records, retry)
+            return False
+        self._conclude(outcome, retry=retry)
+        return True
+
+    async def _publish(self, outcome: BatchOutcome) -> bool:
+        deliver = outcome.triage.deliver
+        if not deliver:
+            return True
+        trace = self._telemetry.publish_started(deliver)
+        started = self._clock.monotonic()
+        try:
+            results = await self._store.publish(trace.messages)
+        except StoreUnavailable as exc:
+            trace.failed(str(exc))
+            self._store_failed(exc)
+            return False
+        trace.succeeded(results)
+        self._publish_ok += 1
+        done = self._clock.monotonic()
+        self._note(self._breaker.record_success(done))
+        outcome.published(results, done - started, self._clock.wall().timestamp())
+        return True
+
+    async def _dead_letter(self, outcome: BatchOutcome) -> bool:
+        """Send the batch's dead letters that no earlier attempt of it has sent already."""
+        letters = [
+            letter
+            for letter in outcome.letters()
+            if (letter.record.partition, letter.record.offset) not in self._lettered
+        ]
+        if not letters:
+            return True
+        try:
+            await self._dead_letters.send(letters)
+        except DeadLetterUnavailable as exc:
+            # Keep the whole batch and try again later: republishing is idempotent.
+            log.error("dead-letter topic unavailable", extra={"error": str(exc)})
+            self._retry_at = self._clock.monotonic() + self._policy.retry_backoff_s
+            return False
+        self._lettered.update((letter.record.partition, letter.record.offset) for letter in letters)
+        return True
+
+    def _conclude(self, outcome: BatchOutcome, *, retry: bool) -> None:
+        """The batch is finished: its offsets become committable."""
+        if self._lettered:
+            for letter in outcome.letters():
+                self._lettered.discard((letter.record.partition, letter.record.offset))
         self._finish(outcome)
         if retry:
             self._backlog = []
@@ -221,7 +318,8 @@ class BridgeService:
 
     def _keep(self, records: Sequence[Record], retry: bool) -> None:
         if not retry:
-            self._backlog = list(records)
+            # After the batch before it, whose write failed while this one was triaged.
+            self._backlog.extend(records)
             if self._policy.on_open is OpenPolicy.PAUSE:
                 self._pause_all()
 
@@ -279,6 +377,7 @@ class BridgeService:
 
     async def _on_revoked(self, partitions: frozenset[Partition]) -> None:
         async with self._lock:
+            await self.flush()
             offsets = {p: o for p, o in self._tracker.committable().items() if p in partitions}
             if offsets:
                 try:
@@ -288,6 +387,7 @@ class BridgeService:
             # Unfinished work of revoked partitions is abandoned: the next owner gets it again
             # from the committed offset, and idempotent writes make the redelivery harmless.
             self._backlog = [r for r in self._backlog if r.partition not in partitions]
+            self._lettered = {(p, o) for p, o in self._lettered if p not in partitions}
             self._tracker.forget(partitions)
             if not self._source.assignment() - partitions:
                 self._unassigned_since = self._clock.monotonic()
@@ -307,6 +407,7 @@ class BridgeService:
             return
         self._closed = True
         async with self._lock:
+            await self.flush()
             if self._backlog and self._breaker.allow(self._clock.monotonic()):
                 await self._handle(self._backlog, retry=True)
         await self._maybe_commit(force=True)

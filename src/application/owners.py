@@ -34,5 +34,9 @@ class OwnerCache:
             self._owners.popitem(last=False)
 
     def update(self, owners: dict[str, str]) -> None:
+        """Owners read from the shared index: they win over anything learned locally."""
         for session_id, user_id in owners.items():
-            self.learn(session_id, user_id)
+            self._owners[session_id] = user_id
+            self._owners.move_to_end(session_id)
+        while len(self._owners) > self._max:
+            self._owners.popitem(last=False)

@@ -60,7 +60,8 @@ class Triager:
         self._max_record_bytes = max_record_bytes
 
     def remember(self, owners: dict[str, str]) -> None:
-        """Owners looked up in Redis for sessions this batch could not route by itself."""
+        """Owners looked up in Redis for sessions this batch could not route by itself; the
+        index's answer wins over an owner the batch taught the cache before it came."""
         self._owners.update(owners)
 
     def decode(self, records: Sequence[Record]) -> Decoded:

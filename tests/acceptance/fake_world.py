@@ -92,7 +92,11 @@ class FakeWorld(World):
 
     # The bridge at work.
     def step(self) -> None:
-        self.runner.run(self.bridge.step())
+        async def turn() -> None:
+            await self.bridge.step()
+            await self.bridge.flush()  # the batch's write too, so a step is a whole turn
+
+        self.runner.run(turn())
 
     def process(self) -> None:
         """Step until all is committed, or the bridge can only wait (breaker open, DLQ down)."""

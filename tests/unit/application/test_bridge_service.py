@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import orjson
@@ -14,11 +16,12 @@ from application.bridge import BridgeService
 from application.fakes import FakeClock, FakeDeadLetters, FakeEventSource, FakeStreamStore
 from application.owners import OwnerCache
 from application.policy import BridgePolicy, OpenPolicy
+from application.ports import PublishResult, StoreUnavailable
 from application.triage import Triager
 from domain.breaker import BreakerPolicy, BreakerState, CircuitBreaker
 from domain.filter import EventFilter, FilterPolicy
 from domain.mapper import SseMapper
-from domain.model import Partition
+from domain.model import Partition, SseMessage
 from simulator.genesis import generate_n
 from simulator.genesis_model import SimRecord
 
@@ -41,6 +44,7 @@ class World:
         async def go() -> None:
             for _ in range(n):
                 await self.bridge.step()
+            await self.bridge.flush()  # the last batch's write, so the test sees where it stands
 
         asyncio.run(go())
 
@@ -50,6 +54,7 @@ class World:
                 await self.bridge.step()
                 if self.everything_committed():
                     return
+            await self.bridge.flush()
             raise AssertionError("the bridge did not commit everything")
 
         asyncio.run(go())
@@ -228,3 +233,135 @@ def test_shutdown_drains_and_commits_exactly_once() -> None:
 
     asyncio.run(go())
     assert w.everything_committed()
+
+
+class GatedStore(FakeStreamStore):
+    """A store whose publishes wait for `gate`, to hold a batch's write in flight; with
+    `fail_once`, the next publish fails and Redis is healthy again right after it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+        self.entered = asyncio.Event()  # a publish is waiting at the gate
+        self.fail_once = False
+
+    async def publish(self, messages: Sequence[SseMessage]) -> list[PublishResult]:
+        self.entered.set()
+        await self.gate.wait()
+        if self.fail_once:
+            self.fail_once = False
+            raise StoreUnavailable("the connection dropped mid-write")
+        return await super().publish(messages)
+
+
+def gated_world(on_open: OpenPolicy = OpenPolicy.PAUSE) -> tuple[World, GatedStore]:
+    w = world(on_open=on_open)
+    w.store = store = GatedStore()
+    w.bridge = new_bridge(w.clock, w.source, store, w.dlq, w.telemetry, on_open=on_open)
+    return w, store
+
+
+def fetched(w: World) -> int:
+    return sum(len(w.source.logs[p]) - n for p, n in w.source.lag().items())
+
+
+def in_log_order(w: World) -> bool:
+    """Each user's stream holds its events in the order their partitions hold them."""
+    event_id = {r.value: r.expect.event_id for r in w.records}
+    position = {
+        event_id[r.value]: (p, i) for p in PARTITIONS for i, r in enumerate(w.source.logs[p])
+    }
+    for stream in w.store.streams.values():
+        by_partition: dict[Partition, list[int]] = {}
+        for _, m in stream.entries:
+            p, i = position[m.event_id]
+            by_partition.setdefault(p, []).append(i)
+        if any(seq != sorted(seq) for seq in by_partition.values()):
+            return False
+    return True
+
+
+def test_the_next_batch_is_fetched_and_triaged_while_the_previous_write_is_in_flight() -> None:
+    w, store = gated_world()
+
+    async def go() -> None:
+        await w.bridge.step()  # batch 1: triaged, its write started
+        second = asyncio.create_task(w.bridge.step())
+        await store.entered.wait()
+        assert fetched(w) == 100, "batch 2 was taken while batch 1's write waited on Redis"
+        assert w.delivered_ids() == []
+        store.gate.set()
+        await second
+        await w.bridge.flush()
+
+    asyncio.run(go())
+    assert len(w.delivered_ids()) > 0
+    assert in_log_order(w)
+
+
+@pytest.mark.parametrize("on_open", [OpenPolicy.PAUSE, OpenPolicy.DROP])
+def test_a_write_that_fails_while_the_next_batch_waits_loses_nothing_and_keeps_order(
+    on_open: OpenPolicy,
+) -> None:
+    w, store = gated_world(on_open)
+
+    async def go() -> None:
+        await w.bridge.step()
+        second = asyncio.create_task(w.bridge.step())
+        await store.entered.wait()
+        store.fail_once = True  # batch 1's write fails once batch 2 is triaged
+        store.gate.set()
+        await second
+        assert w.bridge.backlog >= 50
+        w.clock.advance(60)
+
+    asyncio.run(go())
+    w.run_until_committed()
+    delivered = w.delivered_ids()
+    assert len(delivered) == len(set(delivered))
+    assert in_log_order(w)
+    if on_open is OpenPolicy.PAUSE:
+        assert w.bridge.backlog == 0
+        assert sorted(delivered) == sorted(w.expected_ids())
+        assert w.telemetry.totals.dropped_by_reason == {}
+        # Batch 1's dead letters went out beside its failed write, and only that once.
+        invalid = [r.expect.reason or "" for r in w.records if r.expect.outcome == "invalid"]
+        assert sorted(letter.code for letter in w.dlq.letters) == sorted(invalid)
+    else:
+        dropped = sum(w.telemetry.totals.dropped_by_reason.values())
+        assert len(w.expected_ids() - set(delivered)) <= dropped
+        assert dropped > 0
+
+
+def test_an_owner_only_redis_knows_wins_over_a_claim_later_in_the_same_batch() -> None:
+    """The lookup runs beside the batch's first triage; Redis's answer must still win."""
+    clock = FakeClock()
+    session, p = str(uuid.uuid4()), PARTITIONS[0]
+    source, store = FakeEventSource(clock, PARTITIONS), FakeStreamStore()
+    store.session_owners[session] = "alice"  # taught by another bridge, before a restart
+
+    def event(user: str | None) -> bytes:
+        return orjson.dumps(
+            {
+                "event_id": str(uuid.uuid4()),
+                "event_type": "Genesis.Session.Theme.Proposed",
+                "aggregate_type": "GenesisFlow",
+                "aggregate_id": session,
+                "session_id": session,
+                "created_at": clock.wall().isoformat(),
+                "metadata": {"source": "theme-agent"} | ({"user_id": user} if user else {}),
+            }
+        )
+
+    for value in (event(None), event("mallory"), event(None)):  # batches of two, then one
+        source.append(p, session.encode(), value)
+    bridge = new_bridge(clock, source, store, FakeDeadLetters(), InMemoryTelemetry(), max_batch=2)
+
+    async def go() -> None:
+        for _ in range(3):
+            await bridge.step()
+        await bridge.flush()
+
+    asyncio.run(go())
+    assert len(store.events_of("alice")) == 2, "both agent events reach the indexed owner"
+    assert len(store.events_of("mallory")) == 1  # its own user id routes only itself

@@ -50,7 +50,12 @@ def test_health_reports_counters_success_rate_lag_and_readiness() -> None:
     for r in generate_n(30, seed=4, users=2, bad_ratio=0.1, clock=clock.wall):
         source.append(P, r.key, r.value, r.headers)
     bridge = bridge_over(clock, source, store)
-    asyncio.run(bridge.step())
+
+    async def one_batch() -> None:
+        await bridge.step()
+        await bridge.flush()
+
+    asyncio.run(one_batch())
     ok, body = asyncio.run(readiness(bridge.health(), store, no_assignment_grace_s=60))
     counters = body["counters"]
     assert counters["consumed"] == 30

@@ -182,7 +182,12 @@ def test_through_the_bridge_service_the_stored_message_carries_the_bridge_span(
         ),
         policy=BridgePolicy(max_batch=100),
     )
-    asyncio.run(bridge.step())
+
+    async def one_batch() -> None:
+        await bridge.step()
+        await bridge.flush()
+
+    asyncio.run(one_batch())
     metrics.shutdown()
     stored = {m.event_id: m for s in store.streams.values() for _, m in s.entries}
     finished = {f"{s.context.span_id:016x}": s for s in exporter.get_finished_spans()}
