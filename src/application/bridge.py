@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from application.outcome import BatchOutcome
 from application.policy import BridgePolicy, OpenPolicy
@@ -12,9 +13,12 @@ from application.ports import (
     BatchReport,
     BridgeHealth,
     Clock,
+    DeadLetter,
     DeadLetters,
     DeadLetterUnavailable,
     EventSource,
+    PublishResult,
+    PublishTrace,
     SourceUnavailable,
     StoreUnavailable,
     StreamStore,
@@ -22,10 +26,32 @@ from application.ports import (
 )
 from application.triage import Triage, Triager
 from domain.breaker import BreakerState, CircuitBreaker, Transition
-from domain.model import Partition, Record
+from domain.model import Partition, Record, SseMessage
 from domain.offsets import OffsetTracker
 
 log = logging.getLogger("eventbridge.bridge")
+TRIAGE_SLICE = 200  # records triaged between two yields to the event loop (~3 ms of CPU)
+
+
+@dataclass(slots=True)
+class _Write:
+    """A batch whose Redis write and dead letters are in flight, not yet booked."""
+
+    outcome: BatchOutcome
+    trace: PublishTrace | None
+    letters: list[DeadLetter]
+    retry: bool
+    published: asyncio.Future[tuple[list[PublishResult] | StoreUnavailable, float]]
+    lettered: asyncio.Future[DeadLetterUnavailable | None]
+
+    async def done(self) -> None:
+        await self.published  # neither raises: failures come back as values
+        await self.lettered
+
+    @property
+    def ok(self) -> bool:
+        results, _ = self.published.result()
+        return not isinstance(results, StoreUnavailable) and self.lettered.result() is None
 
 
 class BridgeService:
@@ -59,7 +85,8 @@ class BridgeService:
         self._policy = policy
         self._tracker = OffsetTracker()
         self._lock = asyncio.Lock()
-        self._writing: asyncio.Task[bool] | None = None  # the last batch's write, in flight
+        self._writing: _Write | None = None  # the last batch's write, in flight
+        self._committing: asyncio.Future[None] | None = None  # the commit in flight
         self._backlog: list[Record] = []  # fetched, not finished, waiting for Redis (pause policy)
         # Dead letters the DLQ acknowledged for records not finished yet (their batch failed
         # in Redis): a retry of the batch must not send them again.
@@ -136,31 +163,48 @@ class BridgeService:
                         self._tracker.start(record.partition, record.offset)
                     await self._take(records)
             else:
+                # Caught up: finish the last write and commit it now, not an interval later.
                 await self.flush()
+                await self._maybe_commit(force=True)
+                return
         await self._maybe_commit(force=False)
 
     async def flush(self) -> None:
-        """Wait for the batch write in flight, if any (its failure leaves it in the backlog)."""
-        task, self._writing = self._writing, None
-        if task is not None:
-            await task
+        """Wait for the batch write in flight, if any, and book it (a failure keeps it); and
+        for the commit in flight."""
+        write, self._writing = self._writing, None
+        if write is not None:
+            await write.done()
+            self._book(write)
+        committing, self._committing = self._committing, None
+        if committing is not None:
+            await committing
 
     async def _take(self, records: Sequence[Record]) -> None:
         """A new batch: triage it while the write before it runs, then start its own write.
 
         Only while Redis looks healthy (breaker closed, nothing waiting); any doubt, or a
         failure of the write before it, sends the batch through `_handle`, which decides
-        everything again one step at a time.
+        everything again one step at a time. The write before is booked (offsets finished,
+        counted, traced) after this batch's write went out, so Redis is never idle for it.
         """
         closed = self._breaker.state is BreakerState.CLOSED
         triage = await self._speculate(records) if closed else None
-        await self.flush()
+        before, self._writing = self._writing, None
+        if before is not None:
+            await before.done()
+            if not before.ok:
+                self._book(before)  # keeps it: the decisions below must see the backlog
+                before = None
         if self._backlog and self._policy.on_open is OpenPolicy.PAUSE:
             self._keep(records, retry=False)  # behind the failed batch, never before it
         elif triage is None or self._backlog or self._breaker.state is not BreakerState.CLOSED:
             await self._handle(records, retry=False)
         else:
-            self._writing = asyncio.create_task(self._write(records, triage, retry=False))
+            self._writing = self._start_write(records, triage, retry=False)
+            await asyncio.sleep(0)  # let the write go out before booking the one before
+        if before is not None:
+            self._book(before)
 
     async def _speculate(self, records: Sequence[Record]) -> Triage | None:
         """Decode and triage while the owner lookup (queued behind the write in flight) runs.
@@ -174,8 +218,13 @@ class BridgeService:
         lookup = None
         if decoded.unknown_sessions:
             lookup = asyncio.ensure_future(self._store.owners(decoded.unknown_sessions))
-            await asyncio.sleep(0)  # let the lookup go out before the CPU-bound triage
-        triage = self._triager.triage(decoded, now=self._clock.wall())
+        now, triage = self._clock.wall(), Triage()
+        for start in range(0, len(records), TRIAGE_SLICE):
+            # Yield first, and between slices: the lookup goes out, and the write in flight
+            # (Redis reply, dead-letter acks) moves on instead of waiting for the whole batch.
+            await asyncio.sleep(0)
+            part = slice(start, start + TRIAGE_SLICE)
+            self._triager.triage(decoded, now=now, part=part, into=triage)
         if lookup is None:
             return triage
         try:
@@ -246,35 +295,78 @@ class BridgeService:
             self._keep(records, retry)
 
     async def _write(self, records: Sequence[Record], triage: Triage, *, retry: bool) -> bool:
-        """Publish a triaged batch and dead-letter its invalid records, both at once, then
-        finish it; False (and the batch kept for a retry) when Redis or the DLQ failed."""
-        outcome = BatchOutcome(records, triage)
-        published, lettered = await asyncio.gather(
-            self._publish(outcome), self._dead_letter(outcome)
-        )
-        if not (published and lettered):
-            self._keep(records, retry)
-            return False
-        self._conclude(outcome, retry=retry)
-        return True
+        """Publish a triaged batch and dead-letter its invalid records, then book it; False
+        (and the batch kept for a retry) when Redis or the dead-letter topic failed."""
+        write = self._start_write(records, triage, retry=retry)
+        await write.done()
+        return self._book(write)
 
-    async def _publish(self, outcome: BatchOutcome) -> bool:
-        deliver = outcome.triage.deliver
-        if not deliver:
-            return True
-        trace = self._telemetry.publish_started(deliver)
+    def _start_write(self, records: Sequence[Record], triage: Triage, *, retry: bool) -> _Write:
+        """The batch's Redis write and its dead letters go out at once, as one task."""
+        outcome = BatchOutcome(records, triage)
+        trace = self._telemetry.publish_started(triage.deliver) if triage.deliver else None
+        letters = [
+            letter
+            for letter in outcome.letters()
+            if (letter.record.partition, letter.record.offset) not in self._lettered
+        ]
+        messages = trace.messages if trace is not None else []
+        return _Write(
+            outcome,
+            trace,
+            letters,
+            retry,
+            asyncio.ensure_future(self._publish(messages)),
+            asyncio.ensure_future(self._send_letters(letters)),
+        )
+
+    async def _publish(
+        self, messages: list[SseMessage]
+    ) -> tuple[list[PublishResult] | StoreUnavailable, float]:
+        """Only I/O: the results and the seconds they took, or the failure as a value."""
+        if not messages:
+            return [], 0.0
         started = self._clock.monotonic()
         try:
-            results = await self._store.publish(trace.messages)
+            results = await self._store.publish(messages)
         except StoreUnavailable as exc:
-            trace.failed(str(exc))
-            self._store_failed(exc)
+            return exc, 0.0
+        return results, self._clock.monotonic() - started
+
+    async def _send_letters(self, letters: list[DeadLetter]) -> DeadLetterUnavailable | None:
+        """Only I/O: None once the dead-letter topic acknowledged them, or the failure."""
+        try:
+            if letters:
+                await self._dead_letters.send(letters)
+        except DeadLetterUnavailable as exc:
+            return exc
+        return None
+
+    def _book(self, write: _Write) -> bool:
+        """Account for a finished write: the batch is finished, or kept for a retry."""
+        results, seconds = write.published.result()
+        dlq_error = write.lettered.result()
+        outcome, trace = write.outcome, write.trace
+        published = not isinstance(results, StoreUnavailable)
+        if isinstance(results, StoreUnavailable):
+            if trace is not None:
+                trace.failed(str(results))
+            self._store_failed(results)
+        elif trace is not None:
+            trace.succeeded(results)
+            self._publish_ok += 1
+            self._note(self._breaker.record_success(self._clock.monotonic()))
+            outcome.published(results, seconds, self._clock.wall().timestamp())
+        if dlq_error is not None:
+            # Keep the whole batch and try again later: republishing is idempotent.
+            log.error("dead-letter topic unavailable", extra={"error": str(dlq_error)})
+            self._retry_at = self._clock.monotonic() + self._policy.retry_backoff_s
+        else:
+            self._lettered.update((lt.record.partition, lt.record.offset) for lt in write.letters)
+        if not published or dlq_error is not None:
+            self._keep(outcome.records, write.retry)
             return False
-        trace.succeeded(results)
-        self._publish_ok += 1
-        done = self._clock.monotonic()
-        self._note(self._breaker.record_success(done))
-        outcome.published(results, done - started, self._clock.wall().timestamp())
+        self._conclude(outcome, retry=write.retry)
         return True
 
     async def _dead_letter(self, outcome: BatchOutcome) -> bool:
@@ -356,6 +448,13 @@ class BridgeService:
             )
 
     async def _maybe_commit(self, *, force: bool) -> None:
+        """Commit what is finished when due; in the background, one commit at a time, except
+        `force`, which waits for the commit in flight and then commits the rest itself."""
+        if self._committing is not None:
+            if not (force or self._committing.done()):
+                return
+            await self._committing
+            self._committing = None
         now = self._clock.monotonic()
         due = (
             force
@@ -368,6 +467,12 @@ class BridgeService:
         offsets = self._tracker.committable()
         if not offsets:
             return
+        if force:
+            await self._commit(offsets)
+        else:
+            self._committing = asyncio.ensure_future(self._commit(offsets))
+
+    async def _commit(self, offsets: dict[Partition, int]) -> None:
         try:
             await self._source.commit(offsets)
         except SourceUnavailable as exc:

@@ -82,11 +82,23 @@ class Triager:
                 unknown.add(session_id)
         return Decoded(records, objects, unknown)
 
-    def triage(self, decoded: Decoded, *, now: datetime, lookup_failed: bool = False) -> Triage:
-        """Verdicts in record order; with `lookup_failed`, owner-less events are unroutable."""
-        out = Triage()
+    def triage(
+        self,
+        decoded: Decoded,
+        *,
+        now: datetime,
+        lookup_failed: bool = False,
+        part: slice = slice(None),
+        into: Triage | None = None,
+    ) -> Triage:
+        """Verdicts in record order; with `lookup_failed`, owner-less events are unroutable.
+
+        With `part` and `into`, one slice of the batch is added to a Triage in progress (the
+        slices in order), so a caller can yield to other work between slices.
+        """
+        out = Triage() if into is None else into
         owners = self._owners
-        for record, obj in zip(decoded.records, decoded.objects, strict=True):
+        for record, obj in zip(decoded.records[part], decoded.objects[part], strict=True):
             verdict: Envelope | SseMessage | Rejection = (
                 obj
                 if isinstance(obj, Rejection)

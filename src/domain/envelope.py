@@ -72,10 +72,11 @@ def decode(
 
 
 def _public(items: Mapping[str, Any], hidden: frozenset[str]) -> dict[str, Any]:
+    # JSON object keys are always strings.
     return {
         key: value
         for key, value in items.items()
-        if key not in hidden and not (isinstance(key, str) and key.startswith(INTERNAL_PREFIX))
+        if key not in hidden and not key.startswith(INTERNAL_PREFIX)
     }
 
 

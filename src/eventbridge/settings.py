@@ -58,8 +58,14 @@ class BridgeSettings(BaseModel):
 
     max_batch: int = Field(default=1000, ge=1)
     fetch_timeout_s: float = Field(default=0.2, gt=0)
-    commit_every_records: int = Field(default=2000, ge=1)
-    commit_interval_s: float = Field(default=1.0, gt=0)
+    commit_every_records: int = Field(
+        default=2000, ge=1, description="Commit once this many records finished since the last"
+    )
+    commit_interval_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="Commit at least this often; and at once whenever a fetch finds nothing new",
+    )
     retry_backoff_s: float = Field(default=0.5, gt=0)
     owner_cache_size: int = Field(default=100_000, ge=1)
     http_host: str = "127.0.0.1"

@@ -29,7 +29,7 @@ class AiokafkaDeadLetters:
             bootstrap_servers=settings.bootstrap_servers,
             client_id=f"{settings.client_id}-dlq",
             acks="all",
-            linger_ms=5,
+            linger_ms=0,
             request_timeout_ms=settings.request_timeout_ms,
         )
 

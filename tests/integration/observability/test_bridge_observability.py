@@ -92,7 +92,8 @@ def test_scraped_counters_equal_what_verifiably_happened(finished_run: Scraped) 
     assert published == v.delivered == v.expected_delivered
     assert ignored == v.expected_ignored
     assert dead_lettered == invalid == v.expected_invalid == v.dead_lettered > 0
-    assert total(text, "eventbridge_end_to_end_seconds_count", stage="redis_ack") == published
+    observed = total(text, "eventbridge_end_to_end_seconds_count", stage="redis_ack")
+    assert 0 < observed <= published  # at most END_TO_END_PER_BATCH per batch
     assert total(text, "eventbridge_batch_size_sum") == N
     assert total(text, "eventbridge_redis_publish_seconds_count") > 0
     assert total(text, "eventbridge_consumer_lag") == 0

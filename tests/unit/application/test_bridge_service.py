@@ -21,7 +21,7 @@ from application.triage import Triager
 from domain.breaker import BreakerPolicy, BreakerState, CircuitBreaker
 from domain.filter import EventFilter, FilterPolicy
 from domain.mapper import SseMapper
-from domain.model import Partition, SseMessage
+from domain.model import Partition, Record, SseMessage
 from simulator.genesis import generate_n
 from simulator.genesis_model import SimRecord
 
@@ -89,6 +89,7 @@ def new_bridge(
     *,
     on_open: OpenPolicy = OpenPolicy.PAUSE,
     max_batch: int = 50,
+    commit_interval_s: float = 0.5,
 ) -> BridgeService:
     """A bridge process as the container builds it, over the given fakes (a fresh memory)."""
     return BridgeService(
@@ -106,7 +107,10 @@ def new_bridge(
             max_record_bytes=1_048_576,
         ),
         policy=BridgePolicy(
-            max_batch=max_batch, commit_interval_s=0.5, on_open=on_open, retry_backoff_s=1.0
+            max_batch=max_batch,
+            commit_interval_s=commit_interval_s,
+            on_open=on_open,
+            retry_backoff_s=1.0,
         ),
     )
 
@@ -254,11 +258,32 @@ class GatedStore(FakeStreamStore):
         return await super().publish(messages)
 
 
-def gated_world(on_open: OpenPolicy = OpenPolicy.PAUSE) -> tuple[World, GatedStore]:
+class WatchedSource(FakeEventSource):
+    """A source that says when it has handed out its second batch."""
+
+    def __init__(self, clock: FakeClock, partitions: Sequence[Partition]) -> None:
+        super().__init__(clock, partitions)
+        self.batches = 0
+        self.second_batch = asyncio.Event()
+
+    async def fetch(self, *, timeout_s: float, max_records: int) -> list[Record]:
+        records = await super().fetch(timeout_s=timeout_s, max_records=max_records)
+        if records:
+            self.batches += 1
+            if self.batches == 2:
+                self.second_batch.set()
+        return records
+
+
+def gated_world(
+    on_open: OpenPolicy = OpenPolicy.PAUSE,
+) -> tuple[World, GatedStore, WatchedSource]:
     w = world(on_open=on_open)
-    w.store = store = GatedStore()
-    w.bridge = new_bridge(w.clock, w.source, store, w.dlq, w.telemetry, on_open=on_open)
-    return w, store
+    source = WatchedSource(w.clock, PARTITIONS)
+    source.logs = w.source.logs
+    w.source, w.store = source, (store := GatedStore())
+    w.bridge = new_bridge(w.clock, source, store, w.dlq, w.telemetry, on_open=on_open)
+    return w, store, source
 
 
 def fetched(w: World) -> int:
@@ -282,13 +307,14 @@ def in_log_order(w: World) -> bool:
 
 
 def test_the_next_batch_is_fetched_and_triaged_while_the_previous_write_is_in_flight() -> None:
-    w, store = gated_world()
+    w, store, source = gated_world()
 
     async def go() -> None:
         await w.bridge.step()  # batch 1: triaged, its write started
+        assert store.entered.is_set()
         second = asyncio.create_task(w.bridge.step())
-        await store.entered.wait()
-        assert fetched(w) == 100, "batch 2 was taken while batch 1's write waited on Redis"
+        await source.second_batch.wait()  # never comes if the write of batch 1 blocks it
+        assert fetched(w) == 100
         assert w.delivered_ids() == []
         store.gate.set()
         await second
@@ -303,12 +329,12 @@ def test_the_next_batch_is_fetched_and_triaged_while_the_previous_write_is_in_fl
 def test_a_write_that_fails_while_the_next_batch_waits_loses_nothing_and_keeps_order(
     on_open: OpenPolicy,
 ) -> None:
-    w, store = gated_world(on_open)
+    w, store, source = gated_world(on_open)
 
     async def go() -> None:
         await w.bridge.step()
         second = asyncio.create_task(w.bridge.step())
-        await store.entered.wait()
+        await source.second_batch.wait()
         store.fail_once = True  # batch 1's write fails once batch 2 is triaged
         store.gate.set()
         await second
@@ -365,3 +391,13 @@ def test_an_owner_only_redis_knows_wins_over_a_claim_later_in_the_same_batch() -
     asyncio.run(go())
     assert len(store.events_of("alice")) == 2, "both agent events reach the indexed owner"
     assert len(store.events_of("mallory")) == 1  # its own user id routes only itself
+
+
+def test_a_bridge_that_caught_up_commits_at_once_not_an_interval_later() -> None:
+    w = world(n=120)
+    w.bridge = new_bridge(w.clock, w.source, w.store, w.dlq, w.telemetry, commit_interval_s=3600)
+    w.steps(3)  # 120 records in batches of 50: all fetched and written, none committed yet
+    assert not any(w.source.committed.values())
+    w.steps(1)  # the fetch finds nothing new
+    assert w.everything_committed()
+    assert w.clock.monotonic() - 1000.0 < 1.0  # one empty fetch later, not an hour

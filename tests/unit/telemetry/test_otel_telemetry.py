@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from adapters.telemetry.gateway import OtelGatewayTelemetry
-from adapters.telemetry.otel import OtelTelemetry
+from adapters.telemetry.otel import END_TO_END_PER_BATCH, OtelTelemetry, evenly_spaced
 from adapters.telemetry.prometheus import exposition
 from adapters.telemetry.setup import TelemetryProviders, build_providers
 from application.ports import BatchReport, BridgeHealth
@@ -62,6 +62,20 @@ def test_batch_counters_add_up_per_label_after_two_batches(providers: TelemetryP
     assert total(text, "eventbridge_redis_publish_seconds_count") == 2
     assert total(text, "eventbridge_end_to_end_seconds_count", stage="redis_ack") == 10
     assert total(text, "eventbridge_batch_size_sum") == 20
+
+
+def test_a_large_batch_records_an_even_sample_of_its_end_to_end_latencies(
+    providers: TelemetryProviders,
+) -> None:
+    telemetry = OtelTelemetry(meter=providers.meter_provider.get_meter("t"))
+    latencies = [i / 1000 for i in range(1, 1001)]  # 1 ms .. 1 s, one per event
+    telemetry.batch_processed(BatchReport(consumed=1000, end_to_end_seconds=latencies))
+    text = scrape(providers)
+    count = total(text, "eventbridge_end_to_end_seconds_count", stage="redis_ack")
+    mean = total(text, "eventbridge_end_to_end_seconds_sum", stage="redis_ack") / count
+    assert count == END_TO_END_PER_BATCH
+    assert mean == pytest.approx(sum(latencies) / len(latencies), rel=0.01)
+    assert evenly_spaced([0.1, 0.2], END_TO_END_PER_BATCH) == [0.1, 0.2]
 
 
 def test_bounded_series_exist_at_zero_before_anything_happens(
