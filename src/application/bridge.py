@@ -24,7 +24,7 @@ from application.ports import (
     StreamStore,
     Telemetry,
 )
-from application.triage import Triage, Triager
+from application.triage import Decoded, Triage, Triager
 from domain.breaker import BreakerState, CircuitBreaker, Transition
 from domain.model import Partition, Record, SseMessage
 from domain.offsets import OffsetTracker
@@ -86,6 +86,7 @@ class BridgeService:
         self._tracker = OffsetTracker()
         self._lock = asyncio.Lock()
         self._writing: _Write | None = None  # the last batch's write, in flight
+        self._ready: tuple[Sequence[Record], Triage] | None = None  # triaged, write next
         self._committing: asyncio.Future[None] | None = None  # the commit in flight
         self._backlog: list[Record] = []  # fetched, not finished, waiting for Redis (pause policy)
         # Dead letters the DLQ acknowledged for records not finished yet (their batch failed
@@ -170,8 +171,9 @@ class BridgeService:
         await self._maybe_commit(force=False)
 
     async def flush(self) -> None:
-        """Wait for the batch write in flight, if any, and book it (a failure keeps it); and
-        for the commit in flight."""
+        """Write the batch waiting for its turn, wait for the writes and book them (a failure
+        keeps its batch in the backlog), and wait for the commit in flight."""
+        await self._send_ready()
         write, self._writing = self._writing, None
         if write is not None:
             await write.done()
@@ -181,48 +183,71 @@ class BridgeService:
             await committing
 
     async def _take(self, records: Sequence[Record]) -> None:
-        """A new batch: triage it while the write before it runs, then start its own write.
+        """A new batch, in three overlapping stages while Redis looks healthy:
 
-        Only while Redis looks healthy (breaker closed, nothing waiting); any doubt, or a
-        failure of the write before it, sends the batch through `_handle`, which decides
-        everything again one step at a time. The write before is booked (offsets finished,
-        counted, traced) after this batch's write went out, so Redis is never idle for it.
+        1. decode it and send its owner lookup (so the lookup is not queued behind a write);
+        2. write the batch triaged in the step before, once the write before that succeeded,
+           and book that one after the new write went out;
+        3. triage this batch; it waits (`_ready`) for its write until the next step.
+
+        Any doubt (breaker not closed, a failed write or lookup) sends the batch through
+        `_handle`, which decides everything again one step at a time, behind a failed batch.
         """
-        closed = self._breaker.state is BreakerState.CLOSED
-        triage = await self._speculate(records) if closed else None
+        if self._breaker.state is not BreakerState.CLOSED or self._backlog:
+            await self.flush()
+            await self._handle_or_keep(records)
+            return
+        decoded = self._triager.decode(records)
+        lookup = None
+        if decoded.unknown_sessions:
+            lookup = asyncio.ensure_future(self._store.owners(decoded.unknown_sessions))
+            await asyncio.sleep(0)  # the lookup goes out first
+        await self._send_ready()
+        triage = await self._speculate(decoded, lookup)
+        if triage is None or self._backlog or self._breaker.state is not BreakerState.CLOSED:
+            await self.flush()
+            await self._handle_or_keep(records)
+        else:
+            self._ready = (records, triage)
+
+    async def _send_ready(self) -> None:
+        """Start the write of the triaged batch once the write before it succeeded."""
+        ready, self._ready = self._ready, None
+        if ready is None:
+            return
         before, self._writing = self._writing, None
         if before is not None:
             await before.done()
             if not before.ok:
-                self._book(before)  # keeps it: the decisions below must see the backlog
-                before = None
-        if self._backlog and self._policy.on_open is OpenPolicy.PAUSE:
-            self._keep(records, retry=False)  # behind the failed batch, never before it
-        elif triage is None or self._backlog or self._breaker.state is not BreakerState.CLOSED:
-            await self._handle(records, retry=False)
-        else:
-            self._writing = self._start_write(records, triage, retry=False)
-            await asyncio.sleep(0)  # let the write go out before booking the one before
+                self._book(before)  # keeps it: the ready batch must go behind it
+                await self._handle_or_keep(ready[0])
+                return
+        self._writing = self._start_write(*ready, retry=False)
+        await asyncio.sleep(0)  # let the write go out before booking the one before
         if before is not None:
             self._book(before)
 
-    async def _speculate(self, records: Sequence[Record]) -> Triage | None:
-        """Decode and triage while the owner lookup (queued behind the write in flight) runs.
+    async def _handle_or_keep(self, records: Sequence[Record]) -> None:
+        """The one-step-at-a-time path for a new batch (nothing in flight)."""
+        if self._backlog and self._policy.on_open is OpenPolicy.PAUSE:
+            self._keep(records, retry=False)  # behind the failed batch, never before it
+        else:
+            await self._handle(records, retry=False)
+
+    async def _speculate(
+        self, decoded: Decoded, lookup: asyncio.Future[dict[str, str]] | None
+    ) -> Triage | None:
+        """Triage while the owner lookup runs, yielding between slices.
 
         Sessions being looked up count as owner-less in that first triage, which is right for
         the usual answer, "no owner"; when Redis does know owners, they are remembered and the
         batch is triaged again. None when the lookup failed (not counted: `_handle` asks again
         and counts that answer).
         """
-        decoded = self._triager.decode(records)
-        lookup = None
-        if decoded.unknown_sessions:
-            lookup = asyncio.ensure_future(self._store.owners(decoded.unknown_sessions))
         now, triage = self._clock.wall(), Triage()
-        for start in range(0, len(records), TRIAGE_SLICE):
-            # Yield first, and between slices: the lookup goes out, and the write in flight
-            # (Redis reply, dead-letter acks) moves on instead of waiting for the whole batch.
-            await asyncio.sleep(0)
+        for start in range(0, len(decoded.records), TRIAGE_SLICE):
+            if start:
+                await asyncio.sleep(0)  # the writes in flight move on between slices
             part = slice(start, start + TRIAGE_SLICE)
             self._triager.triage(decoded, now=now, part=part, into=triage)
         if lookup is None:

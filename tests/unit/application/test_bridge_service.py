@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import orjson
@@ -21,7 +21,7 @@ from application.triage import Triager
 from domain.breaker import BreakerPolicy, BreakerState, CircuitBreaker
 from domain.filter import EventFilter, FilterPolicy
 from domain.mapper import SseMapper
-from domain.model import Partition, Record, SseMessage
+from domain.model import Partition, SseMessage
 from simulator.genesis import generate_n
 from simulator.genesis_model import SimRecord
 
@@ -45,6 +45,17 @@ class World:
             for _ in range(n):
                 await self.bridge.step()
             await self.bridge.flush()  # the last batch's write, so the test sees where it stands
+
+        asyncio.run(go())
+
+    def steps_until(self, condition: Callable[[], bool], max_steps: int = 100) -> None:
+        async def go() -> None:
+            for _ in range(max_steps):
+                await self.bridge.step()
+                await self.bridge.flush()
+                if condition():
+                    return
+            raise AssertionError("the condition never held")
 
         asyncio.run(go())
 
@@ -131,9 +142,10 @@ def test_a_store_outage_under_pause_pauses_partitions_and_commits_nothing_unackn
     w.steps(3)
     committed_before = dict(w.source.committed)
     w.store.available = False
-    w.steps(6)
+    w.steps(3)  # the pipeline finds out: its batches wait, partitions paused
     assert w.source.paused() == frozenset(PARTITIONS)
-    assert w.bridge.breaker.state is BreakerState.OPEN
+    w.steps_until(lambda: w.bridge.breaker.state is BreakerState.OPEN)
+    assert w.source.paused() == frozenset(PARTITIONS)
     assert any(w.source.committed[p] < len(w.source.logs[p]) for p in PARTITIONS)
     assert all(w.source.committed[p] >= committed_before[p] for p in PARTITIONS)
     acknowledged = set(w.delivered_ids())
@@ -258,32 +270,11 @@ class GatedStore(FakeStreamStore):
         return await super().publish(messages)
 
 
-class WatchedSource(FakeEventSource):
-    """A source that says when it has handed out its second batch."""
-
-    def __init__(self, clock: FakeClock, partitions: Sequence[Partition]) -> None:
-        super().__init__(clock, partitions)
-        self.batches = 0
-        self.second_batch = asyncio.Event()
-
-    async def fetch(self, *, timeout_s: float, max_records: int) -> list[Record]:
-        records = await super().fetch(timeout_s=timeout_s, max_records=max_records)
-        if records:
-            self.batches += 1
-            if self.batches == 2:
-                self.second_batch.set()
-        return records
-
-
-def gated_world(
-    on_open: OpenPolicy = OpenPolicy.PAUSE,
-) -> tuple[World, GatedStore, WatchedSource]:
+def gated_world(on_open: OpenPolicy = OpenPolicy.PAUSE) -> tuple[World, GatedStore]:
     w = world(on_open=on_open)
-    source = WatchedSource(w.clock, PARTITIONS)
-    source.logs = w.source.logs
-    w.source, w.store = source, (store := GatedStore())
-    w.bridge = new_bridge(w.clock, source, store, w.dlq, w.telemetry, on_open=on_open)
-    return w, store, source
+    w.store = store = GatedStore()
+    w.bridge = new_bridge(w.clock, w.source, store, w.dlq, w.telemetry, on_open=on_open)
+    return w, store
 
 
 def fetched(w: World) -> int:
@@ -307,17 +298,16 @@ def in_log_order(w: World) -> bool:
 
 
 def test_the_next_batch_is_fetched_and_triaged_while_the_previous_write_is_in_flight() -> None:
-    w, store, source = gated_world()
+    w, store = gated_world()
 
     async def go() -> None:
-        await w.bridge.step()  # batch 1: triaged, its write started
+        await w.bridge.step()  # batch 1 triaged
+        assert not store.entered.is_set()
+        await w.bridge.step()  # batch 1's write goes out (and waits at the gate); batch 2
         assert store.entered.is_set()
-        second = asyncio.create_task(w.bridge.step())
-        await source.second_batch.wait()  # never comes if the write of batch 1 blocks it
         assert fetched(w) == 100
         assert w.delivered_ids() == []
         store.gate.set()
-        await second
         await w.bridge.flush()
 
     asyncio.run(go())
@@ -329,15 +319,14 @@ def test_the_next_batch_is_fetched_and_triaged_while_the_previous_write_is_in_fl
 def test_a_write_that_fails_while_the_next_batch_waits_loses_nothing_and_keeps_order(
     on_open: OpenPolicy,
 ) -> None:
-    w, store, source = gated_world(on_open)
+    w, store = gated_world(on_open)
 
     async def go() -> None:
         await w.bridge.step()
-        second = asyncio.create_task(w.bridge.step())
-        await source.second_batch.wait()
-        store.fail_once = True  # batch 1's write fails once batch 2 is triaged
+        await w.bridge.step()  # batch 1's write in flight, batch 2 triaged
+        store.fail_once = True
         store.gate.set()
-        await second
+        await w.bridge.step()  # batch 1's write failed: batch 2 must not go before it
         assert w.bridge.backlog >= 50
         w.clock.advance(60)
 
