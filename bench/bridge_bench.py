@@ -6,7 +6,10 @@
   redis     RedisStreamStore.publish of ready-made messages in batches: the write ceiling
   bridge    EventBridge's BridgeService with the real adapters, as `eventbridge bridge` runs it
 
-Run: `make bench` or `.venv/bin/python -m bench.bridge_bench --events 50000`.
+Each is measured `--repeat` times, interleaved (kafka, redis, naive, bridge, kafka, ...), and
+the medians are compared, so a slow moment of the shared machine does not decide the result.
+
+Run: `make bench` (= `.venv/bin/python -m bench`) or `.venv/bin/python -m bench.bridge_bench`.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import statistics
 import tempfile
 import time
 import uuid
@@ -43,6 +47,7 @@ from simulator.topics import create_topics_async
 from simulator.verify import GroupProgress
 
 PARTITIONS = 6
+POLL_S = 0.05
 
 
 async def kafka_ceiling(s: Services, topic: str, n: int) -> float:
@@ -79,9 +84,10 @@ def messages_for(records: list[Any]) -> list[Any]:
     return [m for _, m in triage.deliver]
 
 
-async def redis_ceiling(s: Services, records: list[Any], batch: int = 1000) -> float:
-    settings = RedisSettings(url=s.redis_url, sse_prefix=f"bench-{uuid.uuid4().hex[:6]}:user:")
-    messages = messages_for(records)
+async def redis_ceiling(s: Services, prefix: str, messages: list[Any], batch: int = 1000) -> float:
+    settings = RedisSettings(
+        url=s.redis_url, sse_prefix=f"{prefix}:user:", session_prefix=f"{prefix}:s:"
+    )
     async with open_client(settings) as client:
         store = RedisStreamStore(client=client, settings=settings)
         started = time.perf_counter()
@@ -90,13 +96,29 @@ async def redis_ceiling(s: Services, records: list[Any], batch: int = 1000) -> f
         return len(messages) / (time.perf_counter() - started)
 
 
-async def naive_bridge(s: Services, topic: str, n: int) -> float:
+async def forget(s: Services, prefix: str) -> None:
+    """Delete what one measurement wrote (only its own prefix), so the next starts alike."""
+    client = aioredis.Redis.from_url(s.redis_url)
+    try:
+        batch: list[bytes] = []
+        async for key in client.scan_iter(match=f"{prefix}*", count=1000):
+            batch.append(key)
+            if len(batch) == 1000:
+                await client.unlink(*batch)
+                batch = []
+        if batch:
+            await client.unlink(*batch)
+    finally:
+        await client.aclose()
+
+
+async def naive_bridge(s: Services, prefix: str, topic: str, n: int) -> float:
     """The original shape: getone, decode, filter, XADD, PUBLISH, three log lines, per event."""
     log = logging.getLogger("bench.naive")
     log.propagate = False
     log.addHandler(logging.FileHandler("/dev/null"))
     log.setLevel(logging.INFO)
-    keys = RedisKeys(sse_prefix=f"naive-{uuid.uuid4().hex[:6]}:user:")
+    keys = RedisKeys(sse_prefix=f"{prefix}:user:")
     event_filter, mapper, owners = (
         EventFilter(FilterPolicy()),
         SseMapper(dumps=orjson.dumps),
@@ -150,15 +172,15 @@ async def naive_bridge(s: Services, topic: str, n: int) -> float:
         await client.aclose()
 
 
-async def eventbridge(s: Services, topic: str, n: int, **metrics: Any) -> float:
+async def eventbridge(s: Services, prefix: str, topic: str, n: int, **metrics: Any) -> float:
     """`eventbridge bridge` as its own process; timed from its first commit to its last."""
     group = f"eventbridge-{uuid.uuid4().hex[:8]}"
     settings = {
         "kafka": {"bootstrap_servers": s.kafka_bootstrap, "topic": topic, "group_id": group},
         "redis": {
             "url": s.redis_url,
-            "sse_prefix": f"eb-{group}:user:",
-            "session_prefix": f"eb-{group}:s:",
+            "sse_prefix": f"{prefix}:user:",
+            "session_prefix": f"{prefix}:s:",
         },
         "bridge": {"http_port": 0},
         "metrics": {"log_level": "WARNING", **metrics},
@@ -169,59 +191,73 @@ async def eventbridge(s: Services, topic: str, n: int, **metrics: Any) -> float:
         try:
             async with GroupProgress(s.kafka_bootstrap, topic, group) as progress:
                 # Joining the group is not counted: the clock starts at the first commit.
+                # Polled every POLL_S: each poll is two Kafka requests, on the same two cores.
                 while (backlog := await progress.backlog()) == n:  # noqa: ASYNC110 - another process
-                    await asyncio.sleep(0.02)  # polling another process's progress
+                    await asyncio.sleep(POLL_S)  # polling another process's progress
                 started, first = time.perf_counter(), n - backlog
                 while await progress.backlog() > 0:  # noqa: ASYNC110 - another process
-                    await asyncio.sleep(0.02)
+                    await asyncio.sleep(POLL_S)
                 return (n - first) / (time.perf_counter() - started)
         finally:
             bridge.terminate()
 
 
-async def main_async(s: Services, n: int, naive_n: int, tracing: bool) -> None:
-    if True:
-        topic = f"bench-{uuid.uuid4().hex[:6]}"
-        await create_topics_async(s.kafka_bootstrap, {topic: PARTITIONS})
-        records = generate_n(n, seed=3, users=500, bad_ratio=0.02)
-        await produce_all(s.kafka_bootstrap, topic, records)
-        results: dict[str, float] = {}
-        steps: list[tuple[str, Callable[[], Coroutine[Any, Any, float]]]] = [
-            ("kafka ceiling (consume, do nothing)", lambda: kafka_ceiling(s, topic, n)),
-            ("redis ceiling (write path alone)", lambda: redis_ceiling(s, records)),
-            (f"naive bridge (first {naive_n})", lambda: naive_bridge(s, topic, naive_n)),
-            ("eventbridge", lambda: eventbridge(s, topic, n)),
-        ]
-        if tracing:
-            steps.append(
-                (
-                    "eventbridge, tracing on (default sampling)",
-                    lambda: eventbridge(s, topic, n, trace_sample_ratio=0.01),
-                )
+KAFKA, REDIS, NAIVE, BRIDGE = (
+    "kafka ceiling (consume, do nothing)",
+    "redis ceiling (write path alone)",
+    "naive bridge",
+    "eventbridge",
+)
+
+
+async def main_async(s: Services, n: int, naive_n: int, repeat: int, tracing: bool) -> None:
+    topic = f"bench-{uuid.uuid4().hex[:6]}"
+    await create_topics_async(s.kafka_bootstrap, {topic: PARTITIONS})
+    records = generate_n(n, seed=3, users=500, bad_ratio=0.02)
+    await produce_all(s.kafka_bootstrap, topic, records)
+    messages = messages_for(records)
+    steps: list[tuple[str, Callable[[str], Coroutine[Any, Any, float]]]] = [
+        (KAFKA, lambda _: kafka_ceiling(s, topic, n)),
+        (REDIS, lambda prefix: redis_ceiling(s, prefix, messages)),
+        (NAIVE, lambda prefix: naive_bridge(s, prefix, topic, naive_n)),
+        (BRIDGE, lambda prefix: eventbridge(s, prefix, topic, n)),
+    ]
+    if tracing:
+        steps.append(
+            (
+                "eventbridge, tracing on (default sampling)",
+                lambda prefix: eventbridge(s, prefix, topic, n, trace_sample_ratio=0.01),
             )
-        for name, step in steps:
-            results[name] = await step()
-            print(f"{name:45s} {results[name]:>10,.0f} events/s", flush=True)
-        ours = results["eventbridge"]
-        ceiling = min(
-            results["kafka ceiling (consume, do nothing)"],
-            results["redis ceiling (write path alone)"],
         )
-        naive = results[f"naive bridge (first {naive_n})"]
-        print(f"\neventbridge / naive bridge   = {ours / naive:6.1f}x   (target >= 10x)")
-        print(f"eventbridge / lower ceiling  = {ours / ceiling:6.2f}    (target >= 0.5)")
+    print(f"{n:,} events ({naive_n:,} for the naive bridge), {repeat} rounds", flush=True)
+    runs: dict[str, list[float]] = {name: [] for name, _ in steps}
+    for round_ in range(1, repeat + 1):
+        for name, step in steps:
+            prefix = f"bench-{uuid.uuid4().hex[:8]}"
+            runs[name].append(await step(prefix))
+            await forget(s, prefix)
+        print(f"round {round_}: " + ", ".join(f"{runs[k][-1]:,.0f}" for k in runs), flush=True)
+    median = {name: statistics.median(values) for name, values in runs.items()}
+    print()
+    for name, value in median.items():
+        spread = f"{min(runs[name]):,.0f} .. {max(runs[name]):,.0f}"
+        print(f"{name:45s} {value:>10,.0f} events/s   (runs: {spread})")
+    ours, ceiling = median[BRIDGE], min(median[KAFKA], median[REDIS])
+    print(f"\neventbridge / naive bridge   = {ours / median[NAIVE]:6.1f}x   (target >= 10x)")
+    print(f"eventbridge / lower ceiling  = {ours / ceiling:6.2f}    (target >= 0.5)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--events", type=int, default=50_000)
+    parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--naive-events", type=int, default=5_000)
+    parser.add_argument("--repeat", type=int, default=3, help="rounds; medians are compared")
     parser.add_argument("--tracing", action="store_true", help="also run with tracing on")
     args = parser.parse_args()
     with services() as s:
-        asyncio.run(main_async(s, args.events, args.naive_events, args.tracing))
+        asyncio.run(main_async(s, args.events, args.naive_events, args.repeat, args.tracing))
 
 
 if __name__ == "__main__":
