@@ -1,4 +1,4 @@
-"""BridgeService: Kafka → filter → breaker → map → Redis, one batch at a time (SPEC §1, §5, §7)."""
+"""BridgeService: Kafka → filter → breaker → map → Redis, batch by batch (SPEC §1, §5, §7)."""
 
 from __future__ import annotations
 
@@ -61,6 +61,11 @@ class BridgeService:
     were ignored, or the dead-letter topic acknowledged them. While Redis is unavailable the
     `pause` policy keeps the unfinished batch in memory, pauses every assigned partition and
     retries when the breaker's cool-down timer lets a probe through; `drop` counts and commits.
+
+    While Redis is healthy a batch moves through three stages that overlap with the batches
+    around it (`_take`): decode and owner lookup, triage, and (in the next step) its write.
+    Writes stay one at a time in fetch order; `flush()` finishes what is in flight, and
+    `drain()` and revokes call it.
     """
 
     def __init__(
