@@ -7,6 +7,7 @@ import asyncio
 import signal
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from eventbridge.settings import EventBridgeSettings, SettingsError, load_settings
@@ -24,10 +25,37 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="print the verdict for each JSON-lines envelope")
     check.add_argument("file", nargs="?", type=Path, help="input file (default: stdin)")
     sub.add_parser("health", help="print the bridge's health JSON")
-    dlq = sub.add_parser("dlq", help="inspect or replay dead letters")
+    dlq = sub.add_parser(
+        "dlq",
+        help="inspect or replay dead letters",
+        description="show: the newest dead letters as JSON lines. replay: send the original "
+        "records back to their topic (a dry run unless --yes).",
+    )
     dlq.add_argument("action", choices=["show", "replay"])
-    dlq.add_argument("--limit", type=int, default=20)
+    dlq.add_argument("--reason", help="only letters with this reason code (e.g. no_user)")
+    dlq.add_argument(
+        "--limit", type=_positive, help="at most this many (show: 20, replay: no limit)"
+    )
+    dlq.add_argument(
+        "--since", type=_aware_time, help="replay: only letters dead-lettered at or after (ISO)"
+    )
+    dlq.add_argument("--yes", action="store_true", help="replay: really send them")
     return parser
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _aware_time(text: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an ISO-8601 time: {text!r}") from exc
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 def install_stop_signals(stop: asyncio.Event) -> None:
@@ -80,8 +108,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if args.command in ("bridge", "gateway", "run"):
         return asyncio.run(_serve(args.command, settings))
-    print(f"eventbridge: '{args.command}' is not available in this build yet", file=sys.stderr)
-    return 2
+    return _dlq(args, settings)
+
+
+def _dlq(args: argparse.Namespace, settings: EventBridgeSettings) -> int:
+    from adapters.kafka.dead_letter_log import DeadLetterLogError  # noqa: PLC0415
+    from eventbridge.dlq import replay_letters, show  # noqa: PLC0415
+
+    try:
+        if args.action == "show":
+            asyncio.run(show(settings, sys.stdout, limit=args.limit or 20, reason=args.reason))
+        else:
+            asyncio.run(
+                replay_letters(
+                    settings,
+                    sys.stdout,
+                    reason=args.reason,
+                    since=args.since,
+                    limit=args.limit or sys.maxsize,
+                    yes=args.yes,
+                )
+            )
+    except DeadLetterLogError as exc:
+        print(f"eventbridge: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

@@ -163,7 +163,7 @@ def test_every_field_comes_back_byte_for_byte_whatever_it_holds(
     odd = [
         SseMessage("7", "12:34:", str(uuid.uuid4()), "Genesis.Session.Thème.Proposed", b"1:2:"),
         SseMessage(
-            "7", "sé", str(uuid.uuid4()), "X", b'{"a":"\u0000"}\x00\xff', trace={"traceparent": tp}
+            "7", "sé", str(uuid.uuid4()), "X", b'{"a":"\\u0000"}\x00\xff', trace={"traceparent": tp}
         ),
         SseMessage("7", "s", str(uuid.uuid4()), "Y", b""),
     ]

@@ -14,6 +14,7 @@ import pytest
 
 from domain.breaker import BreakerPolicy
 from eventbridge.check import check_lines
+from eventbridge.cli import main
 from eventbridge.container import breaker_policy
 from eventbridge.settings import CONFIG_ENV, EventBridgeSettings, SettingsError, load_settings
 
@@ -140,3 +141,20 @@ def test_check_prints_a_verdict_per_line_and_routes_agents_to_the_session_owner(
     assert "event: Genesis.Session.Theme.Proposed" in text
     assert "line 3: invalid invalid_json" in text
     assert "line 4: ignored not_whitelisted" in text
+
+
+@pytest.mark.parametrize(
+    ("argv", "complaint"),
+    [
+        (["replay", "--since", "yesterday"], "not an ISO-8601 time"),
+        (["show", "--limit", "0"], "must be at least 1"),
+        (["purge"], "invalid choice"),
+    ],
+)
+def test_dlq_refuses_bad_arguments_before_touching_kafka(
+    argv: list[str], complaint: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["dlq", *argv])
+    assert exited.value.code == 2
+    assert complaint in capsys.readouterr().err

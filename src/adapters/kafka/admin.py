@@ -29,3 +29,16 @@ async def create_topics(bootstrap: str, topics: dict[str, int], *, timeout_s: fl
             await asyncio.sleep(0.2)  # the broker is still starting: retry until the deadline
         finally:
             await admin.close()
+
+
+async def partitions_of(bootstrap: str, topic: str) -> list[int]:
+    """The partition numbers of `topic`, or [] when it does not exist."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+    try:
+        await admin.start()
+        [described] = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    if described["error_code"]:
+        return []
+    return sorted(p["partition"] for p in described["partitions"])

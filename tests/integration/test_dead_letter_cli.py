@@ -1,0 +1,131 @@
+"""`eventbridge dlq show|replay` against the real Kafka, Redis and a real bridge process."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from eventbridge.cli import main
+from simulator.bridge_process import settings_env
+from simulator.services import Services
+from simulator.verify import read_streams, read_topic
+from tests.integration.bridge_env import BridgeRun
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def agent_event(session: str) -> dict[str, Any]:
+    """An AI agent's proposal: no user id anywhere, routed by its session's owner."""
+    return {
+        "event_id": str(uuid.uuid4()),
+        "event_type": "Genesis.Session.Theme.Proposed",
+        "aggregate_type": "GenesisFlow",
+        "aggregate_id": session,
+        "session_id": session,
+        "metadata": {"source": "theme-agent"},
+        "created_at": datetime.now(UTC).isoformat(),
+        "content": {"theme": "Memory as a tide"},
+    }
+
+
+def command_event(session: str, user: str) -> dict[str, Any]:
+    return {
+        "event_id": str(uuid.uuid4()),
+        "event_type": "Genesis.Session.Command.Received",
+        "aggregate_type": "GenesisFlow",
+        "aggregate_id": session,
+        "session_id": session,
+        "metadata": {"source": "api-gateway", "user_id": user},
+        "created_at": datetime.now(UTC).isoformat(),
+        "command_type": "RequestConceptGeneration",
+        "payload": {"user_input": "A lighthouse keeper who collects storms"},
+    }
+
+
+async def produce(run: BridgeRun, session: str, *values: bytes) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=run.services.kafka_bootstrap)
+    await producer.start()
+    try:
+        for value in values:
+            await producer.send_and_wait(
+                run.topic, value, key=session.encode(), headers=[("origin", b"test")]
+            )
+    finally:
+        await producer.stop()
+
+
+def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> list[str]:
+    assert main(["dlq", *argv]) == 0
+    return capsys.readouterr().out.splitlines()
+
+
+def test_an_agent_event_dead_lettered_for_want_of_an_owner_is_delivered_once_replayed(
+    real_services: Services,
+    unique: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    run = BridgeRun(real_services, unique, tmp_path, partitions=1)
+    for key, value in settings_env(run.settings).items():
+        monkeypatch.setenv(key, value)
+    session, other = str(uuid.uuid4()), str(uuid.uuid4())
+    early = agent_event(session)  # before its session's first command: no owner yet
+    bridge = run.bridge()
+
+    async def first_part() -> None:
+        await run.create_topic()
+        bridge.start()
+        await produce(run, session, orjson.dumps(early), b"{not json")
+        await produce(run, other, orjson.dumps(agent_event(other)))
+        await run.wait_drained()
+        await produce(run, session, orjson.dumps(command_event(session, "42")))
+        await run.wait_drained()
+
+    try:
+        asyncio.run(first_part())
+
+        shown = [orjson.loads(line) for line in cli(capsys, "show")]
+        assert sorted(s["reason"] for s in shown) == ["invalid_json", "no_user", "no_user"]
+        [mine] = [s for s in shown if s["reason"] == "no_user" and session in s["value"]]
+        assert mine["source"] == f"{run.topic}/0/0"
+        assert mine["key"] == session
+        assert mine["headers"] == {"origin": "test"}
+        assert orjson.loads(mine["value"]) == early
+        assert len(cli(capsys, "show", "--limit", "1")) == 1
+
+        dry = cli(capsys, "replay", "--reason", "no_user")
+        assert orjson.loads(dry[0]) == {"would_replay": 2, "by_reason": {"no_user": 2}}
+        produced = len(asyncio.run(read_topic(real_services.kafka_bootstrap, run.topic)))
+        assert produced == 4, "a dry run sends nothing"
+
+        done = cli(capsys, "replay", "--reason", "no_user", "--yes")
+        assert orjson.loads(done[0]) == {"replayed": 2, "by_reason": {"no_user": 2}}
+        asyncio.run(run.wait_drained())
+    finally:
+        bridge.terminate()
+
+    topic = asyncio.run(read_topic(real_services.kafka_bootstrap, run.topic))
+    replayed = [headers for _, headers in topic[4:]]
+    assert len(replayed) == 2
+    assert all(h["dlq.replayed_from"].startswith(run.dlq_topic.encode()) for h in replayed)
+    assert all("dlq.reason" not in h and h["origin"] == b"test" for h in replayed)
+    streams = asyncio.run(read_streams(real_services.redis_url, run.prefix))
+    delivered = [e.event_id for e in streams.get("42", [])]
+    # The command, then the agent event that waited for its session's owner; the other
+    # session still has no owner, so its event is dead-lettered again.
+    assert delivered[1:] == [early["event_id"]]
+    dlq = asyncio.run(read_topic(real_services.kafka_bootstrap, run.dlq_topic))
+    assert [h["dlq.reason"] for _, h in dlq] == [
+        b"no_user",
+        b"invalid_json",
+        b"no_user",
+        b"no_user",
+    ]
