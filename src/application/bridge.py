@@ -94,9 +94,6 @@ class BridgeService:
         self._ready: tuple[Sequence[Record], Triage] | None = None  # triaged, write next
         self._committing: asyncio.Future[None] | None = None  # the commit in flight
         self._backlog: list[Record] = []  # fetched, not finished, waiting for Redis (pause policy)
-        # Dead letters the DLQ acknowledged for records not finished yet (their batch failed
-        # in Redis): a retry of the batch must not send them again.
-        self._lettered: set[tuple[Partition, int]] = set()
         self._retry_at = 0.0
         self._last_commit = clock.monotonic()
         self._closed = False
@@ -152,7 +149,8 @@ class BridgeService:
         now = self._clock.monotonic()
         self._note(self._breaker.poll(now))
         if self._backlog:
-            await self.flush()  # a failed write kept its records; nothing is in flight now
+            async with self._lock:  # a revoke must not run between taking a write and booking it
+                await self.flush()  # a failed write kept its records; nothing is in flight now
         if self._backlog and self._may_try(now):
             async with self._lock:
                 await self._handle(self._backlog, retry=True)
@@ -170,19 +168,27 @@ class BridgeService:
                     await self._take(records)
             else:
                 # Caught up: finish the last write and commit it now, not an interval later.
-                await self.flush()
-                await self._maybe_commit(force=True)
+                async with self._lock:
+                    await self.flush()
+                await self._maybe_commit(force=True)  # never under the lock: see _on_revoked
                 return
         await self._maybe_commit(force=False)
 
     async def flush(self) -> None:
         """Write the batch waiting for its turn, wait for the writes and book them (a failure
-        keeps its batch in the backlog), and wait for the commit in flight."""
+        keeps its batch in the backlog). Call it holding `_lock` (a revoke must not come
+        between taking a write and booking it); it does not wait for a commit, which may be
+        waiting for the rebalance that waits for the lock."""
         await self._send_ready()
         write, self._writing = self._writing, None
         if write is not None:
             await write.done()
             self._book(write)
+
+    async def settle(self) -> None:
+        """Everything in flight done: the writes booked and the commit in flight answered."""
+        async with self._lock:
+            await self.flush()
         committing, self._committing = self._committing, None
         if committing is not None:
             await committing
@@ -335,11 +341,7 @@ class BridgeService:
         """The batch's Redis write and its dead letters go out at once, as one task."""
         outcome = BatchOutcome(records, triage)
         trace = self._telemetry.publish_started(triage.deliver) if triage.deliver else None
-        letters = [
-            letter
-            for letter in outcome.letters()
-            if (letter.record.partition, letter.record.offset) not in self._lettered
-        ]
+        letters = outcome.letters()
         messages = trace.messages if trace is not None else []
         return _Write(
             outcome,
@@ -391,21 +393,37 @@ class BridgeService:
             # Keep the whole batch and try again later: republishing is idempotent.
             log.error("dead-letter topic unavailable", extra={"error": str(dlq_error)})
             self._retry_at = self._clock.monotonic() + self._policy.retry_backoff_s
-        else:
-            self._lettered.update((lt.record.partition, lt.record.offset) for lt in write.letters)
-        if not published or dlq_error is not None:
             self._keep(outcome.records, write.retry)
+            return False
+        if not published:
+            # The dead letters went out beside the failed write and are acknowledged: those
+            # records are done. Only the rest waits, so a retry (which may route differently
+            # once the owner cache learned more) cannot also deliver one of them.
+            lettered = self._finish_letters(outcome)
+            self._keep([r for r in outcome.records if id(r) not in lettered], write.retry)
             return False
         self._conclude(outcome, retry=write.retry)
         return True
 
+    def _finish_letters(self, outcome: BatchOutcome) -> set[int]:
+        """Finish and count the batch's dead-lettered records alone; their ids (`id()`)."""
+        letters = outcome.letters()
+        if not letters:
+            return set()
+        report = BatchReport(
+            consumed=len(letters),
+            invalid_by_reason=dict(outcome.report.invalid_by_reason),
+            dead_lettered=len(letters),
+        )
+        for letter in letters:
+            self._tracker.finish(letter.record.partition, letter.record.offset)
+        self.totals.add(report)
+        self._telemetry.batch_processed(report)
+        return {id(letter.record) for letter in letters}
+
     async def _dead_letter(self, outcome: BatchOutcome) -> bool:
         """Send the batch's dead letters that no earlier attempt of it has sent already."""
-        letters = [
-            letter
-            for letter in outcome.letters()
-            if (letter.record.partition, letter.record.offset) not in self._lettered
-        ]
+        letters = outcome.letters()
         if not letters:
             return True
         try:
@@ -415,14 +433,10 @@ class BridgeService:
             log.error("dead-letter topic unavailable", extra={"error": str(exc)})
             self._retry_at = self._clock.monotonic() + self._policy.retry_backoff_s
             return False
-        self._lettered.update((letter.record.partition, letter.record.offset) for letter in letters)
         return True
 
     def _conclude(self, outcome: BatchOutcome, *, retry: bool) -> None:
         """The batch is finished: its offsets become committable."""
-        if self._lettered:
-            for letter in outcome.letters():
-                self._lettered.discard((letter.record.partition, letter.record.offset))
         self._finish(outcome)
         if retry:
             self._backlog = []
@@ -439,11 +453,14 @@ class BridgeService:
         return False
 
     def _keep(self, records: Sequence[Record], retry: bool) -> None:
-        if not retry:
-            # After the batch before it, whose write failed while this one was triaged.
-            self._backlog.extend(records)
-            if self._policy.on_open is OpenPolicy.PAUSE:
-                self._pause_all()
+        """`records` wait for a retry: a new batch joins the backlog (behind a batch whose
+        write failed while it was triaged); a retried backlog is what is still waiting."""
+        if retry:
+            self._backlog = list(records)
+            return
+        self._backlog.extend(records)
+        if self._policy.on_open is OpenPolicy.PAUSE:
+            self._pause_all()
 
     def _finish(self, outcome: BatchOutcome) -> None:
         for record in outcome.records:
@@ -522,7 +539,6 @@ class BridgeService:
             # Unfinished work of revoked partitions is abandoned: the next owner gets it again
             # from the committed offset, and idempotent writes make the redelivery harmless.
             self._backlog = [r for r in self._backlog if r.partition not in partitions]
-            self._lettered = {(p, o) for p, o in self._lettered if p not in partitions}
             self._tracker.forget(partitions)
             if not self._source.assignment() - partitions:
                 self._unassigned_since = self._clock.monotonic()
@@ -532,8 +548,8 @@ class BridgeService:
 
     async def _on_assigned(self, partitions: frozenset[Partition]) -> None:
         self._unassigned_since = None if partitions else self._clock.monotonic()
-        if self._backlog:
-            self._source.pause(partitions)
+        if self._backlog and self._policy.on_open is OpenPolicy.PAUSE:
+            self._source.pause(partitions)  # `drop` keeps consuming, new partitions too
         log.info("partitions assigned", extra={"partitions": len(partitions)})
 
     async def drain(self) -> None:

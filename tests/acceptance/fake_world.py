@@ -94,7 +94,7 @@ class FakeWorld(World):
     def step(self) -> None:
         async def turn() -> None:
             await self.bridge.step()
-            await self.bridge.flush()  # the batch's write too, so a step is a whole turn
+            await self.bridge.settle()  # the batch's write too, so a step is a whole turn
 
         self.runner.run(turn())
 

@@ -53,7 +53,7 @@ def test_health_reports_counters_success_rate_lag_and_readiness() -> None:
 
     async def one_batch() -> None:
         await bridge.step()
-        await bridge.flush()
+        await bridge.settle()
 
     asyncio.run(one_batch())
     ok, body = asyncio.run(readiness(bridge.health(), store, no_assignment_grace_s=60))

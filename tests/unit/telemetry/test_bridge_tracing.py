@@ -185,7 +185,7 @@ def test_through_the_bridge_service_the_stored_message_carries_the_bridge_span(
 
     async def one_batch() -> None:
         await bridge.step()
-        await bridge.flush()
+        await bridge.settle()
 
     asyncio.run(one_batch())
     metrics.shutdown()

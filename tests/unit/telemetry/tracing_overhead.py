@@ -72,7 +72,7 @@ def run_once(records: list[SimRecord], telemetry: Telemetry, clock: FakeClock) -
         started = time.process_time()
         for _ in range(len(records) // 1000):
             await bridge.step()
-        await bridge.flush()
+        await bridge.settle()
         return len(records) / (time.process_time() - started)
 
     return asyncio.run(go())
