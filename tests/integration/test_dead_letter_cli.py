@@ -21,32 +21,39 @@ from tests.integration.bridge_env import BridgeRun
 pytestmark = pytest.mark.timeout(180)
 
 
-def agent_event(session: str) -> dict[str, Any]:
+def flat_event(session: str, event_type: str, metadata: dict[str, str], **body: Any) -> bytes:
+    """An outbox (flat format) event of `session`, stamped now."""
+    event = {
+        "event_id": str(uuid.uuid4()),
+        "event_type": event_type,
+        "aggregate_type": "GenesisFlow",
+        "aggregate_id": session,
+        "session_id": session,
+        "metadata": metadata,
+        "created_at": datetime.now(UTC).isoformat(),
+        **body,
+    }
+    return orjson.dumps(event)
+
+
+def agent_event(session: str) -> bytes:
     """An AI agent's proposal: no user id anywhere, routed by its session's owner."""
-    return {
-        "event_id": str(uuid.uuid4()),
-        "event_type": "Genesis.Session.Theme.Proposed",
-        "aggregate_type": "GenesisFlow",
-        "aggregate_id": session,
-        "session_id": session,
-        "metadata": {"source": "theme-agent"},
-        "created_at": datetime.now(UTC).isoformat(),
-        "content": {"theme": "Memory as a tide"},
-    }
+    return flat_event(
+        session,
+        "Genesis.Session.Theme.Proposed",
+        {"source": "theme-agent"},
+        content={"theme": "Memory as a tide"},
+    )
 
 
-def command_event(session: str, user: str) -> dict[str, Any]:
-    return {
-        "event_id": str(uuid.uuid4()),
-        "event_type": "Genesis.Session.Command.Received",
-        "aggregate_type": "GenesisFlow",
-        "aggregate_id": session,
-        "session_id": session,
-        "metadata": {"source": "api-gateway", "user_id": user},
-        "created_at": datetime.now(UTC).isoformat(),
-        "command_type": "RequestConceptGeneration",
-        "payload": {"user_input": "A lighthouse keeper who collects storms"},
-    }
+def command_event(session: str, user: str) -> bytes:
+    return flat_event(
+        session,
+        "Genesis.Session.Command.Received",
+        {"source": "api-gateway", "user_id": user},
+        command_type="RequestConceptGeneration",
+        payload={"user_input": "A lighthouse keeper who collects storms"},
+    )
 
 
 async def produce(run: BridgeRun, session: str, *values: bytes) -> None:
@@ -83,10 +90,10 @@ def test_an_agent_event_dead_lettered_for_want_of_an_owner_is_delivered_once_rep
     async def first_part() -> None:
         await run.create_topic()
         bridge.start()
-        await produce(run, session, orjson.dumps(early), b"{not json")
-        await produce(run, other, orjson.dumps(agent_event(other)))
+        await produce(run, session, early, b"{not json")
+        await produce(run, other, agent_event(other))
         await run.wait_drained()
-        await produce(run, session, orjson.dumps(command_event(session, "42")))
+        await produce(run, session, command_event(session, "42"))
         await run.wait_drained()
 
     try:
@@ -98,7 +105,7 @@ def test_an_agent_event_dead_lettered_for_want_of_an_owner_is_delivered_once_rep
         assert mine["source"] == f"{run.topic}/0/0"
         assert mine["key"] == session
         assert mine["headers"] == {"origin": "test"}
-        assert orjson.loads(mine["value"]) == early
+        assert mine["value"].encode() == early
         assert len(cli(capsys, "show", "--limit", "1")) == 1
 
         dry = cli(capsys, "replay", "--reason", "no_user")
@@ -121,7 +128,7 @@ def test_an_agent_event_dead_lettered_for_want_of_an_owner_is_delivered_once_rep
     delivered = [e.event_id for e in streams.get("42", [])]
     # The command, then the agent event that waited for its session's owner; the other
     # session still has no owner, so its event is dead-lettered again.
-    assert delivered[1:] == [early["event_id"]]
+    assert delivered[1:] == [orjson.loads(early)["event_id"]]
     dlq = asyncio.run(read_topic(real_services.kafka_bootstrap, run.dlq_topic))
     assert [h["dlq.reason"] for _, h in dlq] == [
         b"no_user",

@@ -348,6 +348,21 @@ def test_a_write_that_fails_while_the_next_batch_waits_loses_nothing_and_keeps_o
         assert dropped > 0
 
 
+def theme_proposed(clock: FakeClock, session: str, user: str | None) -> bytes:
+    """A flat Theme.Proposed for `session`; an agent's (no user id) unless `user` is given."""
+    return orjson.dumps(
+        {
+            "event_id": str(uuid.uuid4()),
+            "event_type": "Genesis.Session.Theme.Proposed",
+            "aggregate_type": "GenesisFlow",
+            "aggregate_id": session,
+            "session_id": session,
+            "created_at": clock.wall().isoformat(),
+            "metadata": {"source": "theme-agent"} | ({"user_id": user} if user else {}),
+        }
+    )
+
+
 def test_an_owner_only_redis_knows_wins_over_a_claim_later_in_the_same_batch() -> None:
     """The lookup runs beside the batch's first triage; Redis's answer must still win."""
     clock = FakeClock()
@@ -356,17 +371,7 @@ def test_an_owner_only_redis_knows_wins_over_a_claim_later_in_the_same_batch() -
     store.session_owners[session] = "alice"  # taught by another bridge, before a restart
 
     def event(user: str | None) -> bytes:
-        return orjson.dumps(
-            {
-                "event_id": str(uuid.uuid4()),
-                "event_type": "Genesis.Session.Theme.Proposed",
-                "aggregate_type": "GenesisFlow",
-                "aggregate_id": session,
-                "session_id": session,
-                "created_at": clock.wall().isoformat(),
-                "metadata": {"source": "theme-agent"} | ({"user_id": user} if user else {}),
-            }
-        )
+        return theme_proposed(clock, session, user)
 
     for value in (event(None), event("mallory"), event(None)):  # batches of two, then one
         source.append(p, session.encode(), value)
@@ -432,17 +437,7 @@ def test_a_record_dead_lettered_beside_a_failed_write_is_not_also_delivered_by_t
     store.gate.set()
 
     def event(user: str | None) -> bytes:
-        return orjson.dumps(
-            {
-                "event_id": str(uuid.uuid4()),
-                "event_type": "Genesis.Session.Theme.Proposed",
-                "aggregate_type": "GenesisFlow",
-                "aggregate_id": session,
-                "session_id": session,
-                "created_at": clock.wall().isoformat(),
-                "metadata": {"source": "theme-agent"} | ({"user_id": user} if user else {}),
-            }
-        )
+        return theme_proposed(clock, session, user)
 
     source.append(p, session.encode(), event(None))
     source.append(p, session.encode(), event("alice"))
