@@ -39,7 +39,6 @@ class _Write:
 
     outcome: BatchOutcome
     trace: PublishTrace | None
-    letters: list[DeadLetter]
     retry: bool
     published: asyncio.Future[tuple[list[PublishResult] | StoreUnavailable, float]]
     lettered: asyncio.Future[DeadLetterUnavailable | None]
@@ -341,15 +340,13 @@ class BridgeService:
         """The batch's Redis write and its dead letters go out at once, as one task."""
         outcome = BatchOutcome(records, triage)
         trace = self._telemetry.publish_started(triage.deliver) if triage.deliver else None
-        letters = outcome.letters()
         messages = trace.messages if trace is not None else []
         return _Write(
             outcome,
             trace,
-            letters,
             retry,
             asyncio.ensure_future(self._publish(messages)),
-            asyncio.ensure_future(self._send_letters(letters)),
+            asyncio.ensure_future(self._send_letters(outcome.letters())),
         )
 
     async def _publish(
@@ -390,9 +387,7 @@ class BridgeService:
             self._note(self._breaker.record_success(self._clock.monotonic()))
             outcome.published(results, seconds, self._clock.wall().timestamp())
         if dlq_error is not None:
-            # Keep the whole batch and try again later: republishing is idempotent.
-            log.error("dead-letter topic unavailable", extra={"error": str(dlq_error)})
-            self._retry_at = self._clock.monotonic() + self._policy.retry_backoff_s
+            self._dead_letters_failed(dlq_error)
             self._keep(outcome.records, write.retry)
             return False
         if not published:
@@ -407,33 +402,27 @@ class BridgeService:
 
     def _finish_letters(self, outcome: BatchOutcome) -> set[int]:
         """Finish and count the batch's dead-lettered records alone; their ids (`id()`)."""
-        letters = outcome.letters()
-        if not letters:
-            return set()
-        report = BatchReport(
-            consumed=len(letters),
-            invalid_by_reason=dict(outcome.report.invalid_by_reason),
-            dead_lettered=len(letters),
-        )
-        for letter in letters:
-            self._tracker.finish(letter.record.partition, letter.record.offset)
-        self.totals.add(report)
-        self._telemetry.batch_processed(report)
-        return {id(letter.record) for letter in letters}
+        records = [letter.record for letter in outcome.letters()]
+        if records:
+            report = BatchReport(
+                consumed=len(records),
+                invalid_by_reason=dict(outcome.report.invalid_by_reason),
+                dead_lettered=len(records),
+            )
+            self._account(records, report)
+        return {id(record) for record in records}
 
     async def _dead_letter(self, outcome: BatchOutcome) -> bool:
-        """Send the batch's dead letters that no earlier attempt of it has sent already."""
-        letters = outcome.letters()
-        if not letters:
-            return True
-        try:
-            await self._dead_letters.send(letters)
-        except DeadLetterUnavailable as exc:
-            # Keep the whole batch and try again later: republishing is idempotent.
-            log.error("dead-letter topic unavailable", extra={"error": str(exc)})
-            self._retry_at = self._clock.monotonic() + self._policy.retry_backoff_s
-            return False
-        return True
+        """Send the batch's dead letters; False (and the retry timer set) when that failed."""
+        error = await self._send_letters(outcome.letters())
+        if error is not None:
+            self._dead_letters_failed(error)
+        return error is None
+
+    def _dead_letters_failed(self, error: DeadLetterUnavailable) -> None:
+        # The whole batch is kept and tried again later: republishing is idempotent.
+        log.error("dead-letter topic unavailable", extra={"error": str(error)})
+        self._retry_at = self._clock.monotonic() + self._policy.retry_backoff_s
 
     def _conclude(self, outcome: BatchOutcome, *, retry: bool) -> None:
         """The batch is finished: its offsets become committable."""
@@ -442,7 +431,7 @@ class BridgeService:
             self._backlog = []
             self._resume_all()
 
-    def _store_failed(self, exc: StoreUnavailable) -> bool:
+    def _store_failed(self, exc: StoreUnavailable) -> None:
         now = self._clock.monotonic()
         self._note(self._breaker.record_failure(now))
         self._publish_failed += 1
@@ -450,7 +439,6 @@ class BridgeService:
         log.warning(
             "redis unavailable", extra={"error": str(exc), "breaker": self._breaker.state.value}
         )
-        return False
 
     def _keep(self, records: Sequence[Record], retry: bool) -> None:
         """`records` wait for a retry: a new batch joins the backlog (behind a batch whose
@@ -463,12 +451,15 @@ class BridgeService:
             self._pause_all()
 
     def _finish(self, outcome: BatchOutcome) -> None:
-        for record in outcome.records:
+        self._account(outcome.records, outcome.report)
+        log.info("batch", extra=outcome.log_fields(self._breaker.state.value))
+
+    def _account(self, records: Sequence[Record], report: BatchReport) -> None:
+        """Records are finished (committable), and what happened to them is counted."""
+        for record in records:
             self._tracker.finish(record.partition, record.offset)
-        report = outcome.report
         self.totals.add(report)
         self._telemetry.batch_processed(report)
-        log.info("batch", extra=outcome.log_fields(self._breaker.state.value))
 
     def _pause_all(self) -> None:
         assigned = self._source.assignment()
