@@ -6,20 +6,15 @@ import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import orjson
-
 from adapters.telemetry.memory import InMemoryTelemetry
 from application.bridge import BridgeService
 from application.fakes import FakeClock, FakeDeadLetters, FakeEventSource, FakeStreamStore
-from application.owners import OwnerCache
 from application.policy import BridgePolicy, OpenPolicy
-from application.triage import Triager
 from domain.breaker import BreakerPolicy, BreakerState, CircuitBreaker
-from domain.filter import EventFilter, FilterPolicy
-from domain.mapper import SseMapper
 from domain.model import Partition, Record
 from simulator.genesis_model import SimRecord
 from tests.acceptance.world import Delivered, Letter, World, data_of
+from tests.bridge_over_fakes import bridge_over_fakes
 
 PARTITIONS = tuple(Partition("genesis.domain.events", p) for p in range(3))
 MAX_STEPS = 5000
@@ -54,20 +49,13 @@ class FakeWorld(World):
         return self._bridge
 
     def _new_bridge(self) -> BridgeService:
-        return BridgeService(
-            source=self.src,
+        return bridge_over_fakes(
+            self.clock,
+            self.src,
             store=self.store,
             dead_letters=self.dlq,
             telemetry=self.telemetry,
-            clock=self.clock,
             breaker=CircuitBreaker(self.breaker_policy),
-            triager=Triager(
-                event_filter=EventFilter(FilterPolicy()),
-                mapper=SseMapper(dumps=orjson.dumps),
-                owners=OwnerCache(),
-                loads=orjson.loads,
-                max_record_bytes=self.policy.max_record_bytes,
-            ),
             policy=self.policy,
         )
 

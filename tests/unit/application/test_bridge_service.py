@@ -14,16 +14,13 @@ import pytest
 from adapters.telemetry.memory import InMemoryTelemetry
 from application.bridge import BridgeService
 from application.fakes import FakeClock, FakeDeadLetters, FakeEventSource, FakeStreamStore
-from application.owners import OwnerCache
 from application.policy import BridgePolicy, OpenPolicy
 from application.ports import PublishResult, StoreUnavailable
-from application.triage import Triager
 from domain.breaker import BreakerPolicy, BreakerState, CircuitBreaker
-from domain.filter import EventFilter, FilterPolicy
-from domain.mapper import SseMapper
 from domain.model import Partition, SseMessage
 from simulator.genesis import generate_n
 from simulator.genesis_model import SimRecord
+from tests.bridge_over_fakes import bridge_over_fakes
 
 pytestmark = [pytest.mark.unit, pytest.mark.timeout(30)]
 
@@ -103,20 +100,13 @@ def new_bridge(
     commit_interval_s: float = 0.5,
 ) -> BridgeService:
     """A bridge process as the container builds it, over the given fakes (a fresh memory)."""
-    return BridgeService(
-        source=source,
+    return bridge_over_fakes(
+        clock,
+        source,
         store=store,
         dead_letters=dlq,
         telemetry=telemetry,
-        clock=clock,
         breaker=CircuitBreaker(BreakerPolicy(window_s=10, minimum_calls=2, cool_down_s=30)),
-        triager=Triager(
-            event_filter=EventFilter(FilterPolicy()),
-            mapper=SseMapper(dumps=orjson.dumps),
-            owners=OwnerCache(),
-            loads=orjson.loads,
-            max_record_bytes=1_048_576,
-        ),
         policy=BridgePolicy(
             max_batch=max_batch,
             commit_interval_s=commit_interval_s,

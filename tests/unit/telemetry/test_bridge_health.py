@@ -4,21 +4,15 @@ from __future__ import annotations
 
 import asyncio
 
-import orjson
 import pytest
 
-from adapters.telemetry.memory import InMemoryTelemetry
 from application.bridge import BridgeService
-from application.fakes import FakeClock, FakeDeadLetters, FakeEventSource, FakeStreamStore
-from application.owners import OwnerCache
+from application.fakes import FakeClock, FakeEventSource, FakeStreamStore
 from application.policy import BridgePolicy
-from application.triage import Triager
-from domain.breaker import CircuitBreaker
-from domain.filter import EventFilter, FilterPolicy
-from domain.mapper import SseMapper
 from domain.model import Partition
 from eventbridge.health import readiness
 from simulator.genesis import generate_n
+from tests.bridge_over_fakes import bridge_over_fakes
 
 pytestmark = [pytest.mark.unit, pytest.mark.timeout(30)]
 
@@ -26,22 +20,7 @@ P = Partition("genesis", 0)
 
 
 def bridge_over(clock: FakeClock, source: FakeEventSource, store: FakeStreamStore) -> BridgeService:
-    return BridgeService(
-        source=source,
-        store=store,
-        dead_letters=FakeDeadLetters(),
-        telemetry=InMemoryTelemetry(),
-        clock=clock,
-        breaker=CircuitBreaker(),
-        triager=Triager(
-            event_filter=EventFilter(FilterPolicy()),
-            mapper=SseMapper(dumps=orjson.dumps),
-            owners=OwnerCache(),
-            loads=orjson.loads,
-            max_record_bytes=1_048_576,
-        ),
-        policy=BridgePolicy(max_batch=100),
-    )
+    return bridge_over_fakes(clock, source, store=store, policy=BridgePolicy(max_batch=100))
 
 
 def test_health_reports_counters_success_rate_lag_and_readiness() -> None:

@@ -21,17 +21,12 @@ from adapters.telemetry.tracing import (
     start_publish,
     with_trace_id,
 )
-from application.bridge import BridgeService
-from application.fakes import FakeClock, FakeDeadLetters, FakeEventSource, FakeStreamStore
-from application.owners import OwnerCache
+from application.fakes import FakeClock, FakeEventSource, FakeStreamStore
 from application.policy import BridgePolicy
 from application.ports import PublishResult, Untraced
-from application.triage import Triager
-from domain.breaker import CircuitBreaker
-from domain.filter import EventFilter, FilterPolicy
-from domain.mapper import SseMapper
 from domain.model import Partition, Record, SseMessage
 from simulator.genesis import generate_n
+from tests.bridge_over_fakes import bridge_over_fakes
 
 pytestmark = [pytest.mark.unit, pytest.mark.timeout(30)]
 
@@ -164,21 +159,12 @@ def test_through_the_bridge_service_the_stored_message_carries_the_bridge_span(
         expected_trace[value["event_id"]] = own or (TRACE if i % 2 == 0 else None)
     store = FakeStreamStore()
     metrics = build_providers(service_name="t", sample_ratio=0.0)
-    bridge = BridgeService(
-        source=source,
+    bridge = bridge_over_fakes(
+        clock,
+        source,
         store=store,
-        dead_letters=FakeDeadLetters(),
         telemetry=OtelTelemetry(
             meter=metrics.meter_provider.get_meter("t"), tracer=provider.get_tracer("t")
-        ),
-        clock=clock,
-        breaker=CircuitBreaker(),
-        triager=Triager(
-            event_filter=EventFilter(FilterPolicy()),
-            mapper=SseMapper(dumps=orjson.dumps),
-            owners=OwnerCache(),
-            loads=orjson.loads,
-            max_record_bytes=1_048_576,
         ),
         policy=BridgePolicy(max_batch=100),
     )

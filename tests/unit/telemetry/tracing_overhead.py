@@ -19,25 +19,19 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, cast
 
-import orjson
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
 from adapters.telemetry.otel import OtelTelemetry
 from adapters.telemetry.setup import build_providers
-from application.bridge import BridgeService
-from application.fakes import FakeClock, FakeDeadLetters, FakeEventSource, FakeStreamStore
-from application.owners import OwnerCache
+from application.fakes import FakeClock, FakeEventSource
 from application.policy import BridgePolicy
 from application.ports import PublishResult, PublishTrace, Telemetry
-from application.triage import Triager
-from domain.breaker import CircuitBreaker
-from domain.filter import EventFilter, FilterPolicy
-from domain.mapper import SseMapper
 from domain.model import Partition, Record, SseMessage
 from simulator.genesis import generate_n
 from simulator.genesis_model import SimRecord
+from tests.bridge_over_fakes import bridge_over_fakes
 
 P = Partition("genesis", 0)
 
@@ -51,21 +45,8 @@ def run_once(records: list[SimRecord], telemetry: Telemetry, clock: FakeClock) -
     source = FakeEventSource(clock, [P])
     for r in records:
         source.append(P, r.key, r.value, r.headers)
-    bridge = BridgeService(
-        source=source,
-        store=FakeStreamStore(),
-        dead_letters=FakeDeadLetters(),
-        telemetry=telemetry,
-        clock=clock,
-        breaker=CircuitBreaker(),
-        triager=Triager(
-            event_filter=EventFilter(FilterPolicy()),
-            mapper=SseMapper(dumps=orjson.dumps),
-            owners=OwnerCache(),
-            loads=orjson.loads,
-            max_record_bytes=1 << 20,
-        ),
-        policy=BridgePolicy(max_batch=1000),
+    bridge = bridge_over_fakes(
+        clock, source, telemetry=telemetry, policy=BridgePolicy(max_batch=1000)
     )
 
     async def go() -> float:

@@ -1,0 +1,51 @@
+"""A BridgeService over the in-memory fakes, wired as the container wires the real one."""
+
+from __future__ import annotations
+
+import orjson
+
+from adapters.telemetry.memory import InMemoryTelemetry
+from application.bridge import BridgeService
+from application.fakes import FakeClock, FakeDeadLetters, FakeEventSource, FakeStreamStore
+from application.owners import OwnerCache
+from application.policy import BridgePolicy
+from application.ports import DeadLetters, StreamStore, Telemetry
+from application.triage import Triager
+from domain.breaker import CircuitBreaker
+from domain.filter import EventFilter, FilterPolicy
+from domain.mapper import SseMapper
+
+
+def default_triager(max_record_bytes: int) -> Triager:
+    """The default filter and mapper, with orjson, and a fresh owner memory."""
+    return Triager(
+        event_filter=EventFilter(FilterPolicy()),
+        mapper=SseMapper(dumps=orjson.dumps),
+        owners=OwnerCache(),
+        loads=orjson.loads,
+        max_record_bytes=max_record_bytes,
+    )
+
+
+def bridge_over_fakes(
+    clock: FakeClock,
+    source: FakeEventSource,
+    *,
+    store: StreamStore | None = None,
+    dead_letters: DeadLetters | None = None,
+    telemetry: Telemetry | None = None,
+    breaker: CircuitBreaker | None = None,
+    policy: BridgePolicy | None = None,
+) -> BridgeService:
+    """A bridge process (a fresh memory) over `source`; fresh fakes for what is not given."""
+    policy = policy or BridgePolicy()
+    return BridgeService(
+        source=source,
+        store=store or FakeStreamStore(),
+        dead_letters=dead_letters or FakeDeadLetters(),
+        telemetry=telemetry or InMemoryTelemetry(),
+        clock=clock,
+        breaker=breaker or CircuitBreaker(),
+        triager=default_triager(policy.max_record_bytes),
+        policy=policy,
+    )
