@@ -7,7 +7,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from application.outcome import BatchOutcome
+from application.outcome import BatchOutcome, log_fields
 from application.policy import BridgePolicy, OpenPolicy
 from application.ports import (
     BatchReport,
@@ -426,7 +426,7 @@ class BridgeService:
 
     def _conclude(self, outcome: BatchOutcome, *, retry: bool) -> None:
         """The batch is finished: its offsets become committable."""
-        self._finish(outcome)
+        self._account(outcome.records, outcome.report)
         if retry:
             self._backlog = []
             self._resume_all()
@@ -450,16 +450,13 @@ class BridgeService:
         if self._policy.on_open is OpenPolicy.PAUSE:
             self._pause_all()
 
-    def _finish(self, outcome: BatchOutcome) -> None:
-        self._account(outcome.records, outcome.report)
-        log.info("batch", extra=outcome.log_fields(self._breaker.state.value))
-
     def _account(self, records: Sequence[Record], report: BatchReport) -> None:
-        """Records are finished (committable), and what happened to them is counted."""
+        """Records are finished (committable), counted, and summed up in one log line."""
         for record in records:
             self._tracker.finish(record.partition, record.offset)
         self.totals.add(report)
         self._telemetry.batch_processed(report)
+        log.info("batch", extra=log_fields(report, self._breaker.state.value))
 
     def _pause_all(self) -> None:
         assigned = self._source.assignment()

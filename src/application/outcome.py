@@ -48,15 +48,16 @@ class BatchOutcome:
         if n:
             self.report.dropped_by_reason[reason] = self.report.dropped_by_reason.get(reason, 0) + n
 
-    def log_fields(self, breaker: str) -> dict[str, Any]:
-        r = self.report
-        return {
-            "consumed": r.consumed,
-            "published": r.published,
-            "duplicates": r.duplicates,
-            "ignored": sum(r.ignored_by_reason.values()),
-            "dead_lettered": r.dead_lettered,
-            "dropped": sum(r.dropped_by_reason.values()),
-            "publish_ms": round(r.publish_seconds * 1000, 2) if r.publish_seconds else None,
-            "breaker": breaker,
-        }
+
+def log_fields(r: BatchReport, breaker: str) -> dict[str, Any]:
+    """The summary log line of what was finished at once (a batch, or its dead letters)."""
+    return {
+        "consumed": r.consumed,
+        "published": r.published,
+        "duplicates": r.duplicates,
+        "ignored": sum(r.ignored_by_reason.values()),
+        "dead_lettered": r.dead_lettered,
+        "dropped": sum(r.dropped_by_reason.values()),
+        "publish_ms": round(r.publish_seconds * 1000, 2) if r.publish_seconds else None,
+        "breaker": breaker,
+    }
