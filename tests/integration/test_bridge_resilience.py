@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from simulator.bridge_process import EventBridgeProcess
 from simulator.genesis import generate_n
 from simulator.genesis_model import SimRecord
+from simulator.local_redis import LocalRedis
 from simulator.produce import produce_all
 from simulator.services import Services
 from tests.integration.bridge_env import BridgeRun, messages, summed
@@ -122,50 +124,57 @@ OUTAGE = {
 }
 
 
-def _local_redis(services: Services) -> None:
+def _local_redis(services: Services) -> LocalRedis:
     if services.redis is None:
         pytest.skip("needs a Redis this test started itself (REDIS_URL points elsewhere)")
+    return services.redis
+
+
+async def through_an_outage(
+    run: BridgeRun,
+    redis: LocalRedis,
+    traffic: list[SimRecord],
+    while_down: Callable[[EventBridgeProcess], Awaitable[None]],
+) -> EventBridgeProcess:
+    """The first half delivered; Redis stopped; the second half produced and `while_down`
+    awaited; Redis back and everything committed. Returns the bridge, stopped cleanly."""
+    half = N // 2
+    await run.create_topic()
+    await produce_all(run.services.kafka_bootstrap, run.topic, traffic[:half])
+    bridge = run.bridge()
+    bridge.start()
+    try:
+        await run.wait_drained()
+        redis.stop()
+        try:
+            await produce_all(run.services.kafka_bootstrap, run.topic, traffic[half:])
+            await while_down(bridge)
+        finally:
+            redis.start()
+        await run.wait_drained()
+    finally:
+        code = bridge.terminate()
+    assert code == 0
+    return bridge
 
 
 def test_under_pause_a_redis_outage_pauses_probes_resumes_and_loses_nothing(
     real_services: Services, unique: str, tmp_path: Path, traffic: list[SimRecord]
 ) -> None:
-    _local_redis(real_services)
+    redis = _local_redis(real_services)
     run = BridgeRun(real_services, unique, tmp_path, **OUTAGE)
-    redis = real_services.redis
-    assert redis is not None
-    half = N // 2
+
+    async def paused_and_probed(bridge: EventBridgeProcess) -> None:
+        async def seen() -> bool:
+            log = messages(bridge)
+            return "partitions paused" in log and log.count("breaker open -> half_open") >= 2
+
+        # Down for more than one cool-down: the breaker probes on its timer and re-opens.
+        await run.wait_for(seen, "pause and two timed probes", timeout_s=60)
+        assert await run.backlog() > 0
 
     async def scenario() -> None:
-        await run.create_topic()
-        await produce_all(real_services.kafka_bootstrap, run.topic, traffic[:half])
-        bridge = run.bridge()
-        bridge.start()
-        try:
-
-            async def first_half_done() -> bool:
-                return await run.backlog() == 0
-
-            await run.wait_for(first_half_done, "the first half to be delivered")
-            redis.stop()
-            try:
-                await produce_all(real_services.kafka_bootstrap, run.topic, traffic[half:])
-
-                async def paused_and_probed() -> bool:
-                    seen = messages(bridge)
-                    return (
-                        "partitions paused" in seen and seen.count("breaker open -> half_open") >= 2
-                    )
-
-                # Down for more than one cool-down: the breaker probes on its timer and re-opens.
-                await run.wait_for(paused_and_probed, "pause and two timed probes", timeout_s=60)
-                assert await run.backlog() > 0
-            finally:
-                redis.start()
-            await run.wait_drained()
-        finally:
-            code = bridge.terminate()
-        assert code == 0
+        bridge = await through_an_outage(run, redis, traffic, paused_and_probed)
         log = messages(bridge)
         assert "breaker closed -> open" in log
         assert "breaker half_open -> open" in log
@@ -180,46 +189,26 @@ def test_under_pause_a_redis_outage_pauses_probes_resumes_and_loses_nothing(
 def test_under_drop_a_redis_outage_keeps_consuming_and_counts_every_event_it_dropped(
     real_services: Services, unique: str, tmp_path: Path, traffic: list[SimRecord]
 ) -> None:
-    _local_redis(real_services)
+    redis = _local_redis(real_services)
     settings = {**OUTAGE, "circuit_breaker": {**OUTAGE["circuit_breaker"], "policy": "drop"}}
     run = BridgeRun(real_services, unique, tmp_path, **settings)
-    redis = real_services.redis
-    assert redis is not None
-    half = N // 2
+
+    async def rest_dropped(bridge: EventBridgeProcess) -> None:
+        # Only the batch whose write failed waits for Redis; everything after it is
+        # consumed, dropped and counted while Redis is still down.
+        batch = OUTAGE["bridge"]["max_batch"]
+
+        async def consumed_but_one_batch_and_opened() -> bool:
+            opened = "breaker closed -> open" in messages(bridge)
+            return opened and summed(bridge, "consumed") >= N - batch
+
+        await run.wait_for(
+            consumed_but_one_batch_and_opened, "the breaker to open and the rest to be dropped"
+        )
+        assert summed(bridge, "dropped") > 0
 
     async def scenario() -> None:
-        await run.create_topic()
-        await produce_all(real_services.kafka_bootstrap, run.topic, traffic[:half])
-        bridge = run.bridge()
-        bridge.start()
-        try:
-
-            async def drained() -> bool:
-                return await run.backlog() == 0
-
-            await run.wait_for(drained, "the first half to be delivered")
-            redis.stop()
-            try:
-                await produce_all(real_services.kafka_bootstrap, run.topic, traffic[half:])
-                # Only the batch whose write failed waits for Redis; everything after it is
-                # consumed, dropped and counted while Redis is still down.
-                batch = OUTAGE["bridge"]["max_batch"]
-
-                async def consumed_but_one_batch_and_opened() -> bool:
-                    opened = "breaker closed -> open" in messages(bridge)
-                    return opened and summed(bridge, "consumed") >= N - batch
-
-                await run.wait_for(
-                    consumed_but_one_batch_and_opened,
-                    "the breaker to open and the rest to be dropped",
-                )
-                assert summed(bridge, "dropped") > 0
-            finally:
-                redis.start()
-            await run.wait_drained()
-        finally:
-            code = bridge.terminate()
-        assert code == 0
+        bridge = await through_an_outage(run, redis, traffic, rest_dropped)
         v = await run.verification(traffic)
         dropped = summed(bridge, "dropped")
         assert dropped > 0
