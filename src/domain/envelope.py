@@ -9,10 +9,9 @@ from domain.checks import parse_timestamp
 from domain.fields import (
     Headers,
     RawEvent,
-    event_type_of,
-    extract,
     is_flat,
     session_candidate,
+    typed_event,
 )
 from domain.model import Envelope
 from domain.reasons import Reason, Rejection, type_name
@@ -114,14 +113,10 @@ def normalise(
 ) -> Envelope | Rejection:
     """Field extraction and type checks of SPEC §3, without the filter's validity checks
     (UUIDs, whitelist, time bounds); `timestamp_s` is 0.0 when the time does not parse."""
-    if not isinstance(obj, dict):
-        return Rejection(Reason.NOT_AN_OBJECT, f"event is a {type_name(obj)}, not an object")
-    raw = extract(obj, headers)
-    if isinstance(raw, Rejection):
-        return raw
-    event_type = event_type_of(raw)
-    if isinstance(event_type, Rejection):
-        return event_type
+    typed = typed_event(obj, headers)
+    if isinstance(typed, Rejection):
+        return typed
+    raw, _ = typed
     user = resolve_user(raw, session_owner)
     if isinstance(user, Rejection):
         return user

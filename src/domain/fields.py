@@ -171,3 +171,17 @@ def event_type_of(raw: RawEvent) -> str | Rejection:
             Reason.BAD_EVENT_TYPE, f"event_type must be a non-empty string, got {shown(value)}"
         )
     return value
+
+
+def typed_event(obj: object, headers: Headers) -> tuple[RawEvent, str] | Rejection:
+    """The first checks of both the normaliser and the filter: an object, its required fields
+    present and typed, and its event type a non-empty string."""
+    if not isinstance(obj, dict):
+        return Rejection(Reason.NOT_AN_OBJECT, f"event is a {type_name(obj)}, not an object")
+    raw = extract(obj, headers)
+    if isinstance(raw, Rejection):
+        return raw
+    event_type = event_type_of(raw)
+    if isinstance(event_type, Rejection):
+        return event_type
+    return raw, event_type

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 from domain.checks import is_uuid, parse_timestamp
 from domain.envelope import DEFAULT_MAX_RECORD_BYTES, build
-from domain.fields import Headers, event_type_of, extract
+from domain.fields import Headers, typed_event
 from domain.model import Envelope
-from domain.reasons import Reason, Rejection, shown, type_name
+from domain.reasons import Reason, Rejection, shown
 from domain.users import SessionOwner, resolve_user
 
 _P = r"Genesis\.Session\."
@@ -91,14 +91,10 @@ class EventFilter:
     ) -> Envelope | Rejection:
         """SPEC §4 in order: required fields → session event type → whitelist → user id →
         UUIDs → timestamp ISO-8601, from 2000 on, at most the skew ahead of `now` → accept."""
-        if not isinstance(obj, dict):
-            return Rejection(Reason.NOT_AN_OBJECT, f"event is a {type_name(obj)}, not an object")
-        raw = extract(obj, headers)
-        if isinstance(raw, Rejection):
-            return raw
-        event_type = event_type_of(raw)
-        if isinstance(event_type, Rejection):
-            return event_type
+        typed = typed_event(obj, headers)
+        if isinstance(typed, Rejection):
+            return typed
+        raw, event_type = typed
         if not event_type.startswith(self._prefix):
             return Rejection(
                 Reason.NOT_SESSION_EVENT,
