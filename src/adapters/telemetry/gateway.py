@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from opentelemetry.metrics import Meter
 
-from adapters.telemetry.otel import LATENCY_BUCKETS
+from adapters.telemetry.otel import end_to_end_histogram
 
 # The gateway's close reasons (adapters.gateway.connection.CloseReason), preset at zero.
 CLOSE_REASONS = ("client", "token_expired", "slow_client", "shutdown", "error")
@@ -30,12 +30,7 @@ class OtelGatewayTelemetry:
         self._rejected = meter.create_counter(
             "eventbridge_sse_rejected", "{request}", "SSE or ticket requests refused, by reason"
         )
-        self._end_to_end = meter.create_histogram(
-            "eventbridge_end_to_end_seconds",
-            "s",
-            "From the event's own timestamp to the Redis ack (stage=redis_ack) or SSE write",
-            explicit_bucket_boundaries_advisory=LATENCY_BUCKETS,
-        )
+        self._end_to_end = end_to_end_histogram(meter)
         self._connections.add(0)
         self._sent.add(0)
         for reason in CLOSE_REASONS:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 
-from opentelemetry.metrics import CallbackOptions, Meter, Observation
+from opentelemetry.metrics import CallbackOptions, Histogram, Meter, Observation
 from opentelemetry.trace import Tracer
 
 from adapters.telemetry.tracing import start_publish
@@ -36,6 +36,16 @@ REDIS_ACK = {"stage": "redis_ack"}
 # spaced through it: every event of a small batch, a uniform sample of a large one. The
 # distribution (and so every quantile) is kept; `_count` counts observations, not events.
 END_TO_END_PER_BATCH = 100
+
+
+def end_to_end_histogram(meter: Meter) -> Histogram:
+    """One instrument for both stages: the bridge records `redis_ack`, the gateway `sse_write`."""
+    return meter.create_histogram(
+        "eventbridge_end_to_end_seconds",
+        "s",
+        "From the event's own timestamp to the Redis ack (stage=redis_ack) or SSE write",
+        explicit_bucket_boundaries_advisory=LATENCY_BUCKETS,
+    )
 
 
 def evenly_spaced(values: list[float], most: int) -> list[float]:
@@ -99,12 +109,7 @@ class OtelTelemetry:
             "Duration of one batch's Redis write (script pipeline)",
             explicit_bucket_boundaries_advisory=LATENCY_BUCKETS,
         )
-        self._end_to_end = meter.create_histogram(
-            "eventbridge_end_to_end_seconds",
-            "s",
-            "From the event's own timestamp to the Redis ack (stage=redis_ack) or SSE write",
-            explicit_bucket_boundaries_advisory=LATENCY_BUCKETS,
-        )
+        self._end_to_end = end_to_end_histogram(meter)
         self._batch_size = meter.create_histogram(
             "eventbridge_batch_size",
             "{record}",
