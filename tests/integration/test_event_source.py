@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import time
+from contextlib import asynccontextmanager
 
 from aiokafka import AIOKafkaProducer
 
 from adapters.kafka.settings import KafkaSettings
 from adapters.kafka.source import AiokafkaEventSource
 from domain.model import Partition, Record
+from eventbridge.container import kafka_source
 from simulator.services import Services
 from simulator.topics import create_topics_async
+
+started = asynccontextmanager(kafka_source)  # the container's lifecycle: start, then stop
 
 
 async def produce(bootstrap: str, topic: str, values: list[bytes], partition: int = 0) -> None:
@@ -53,15 +57,11 @@ def test_records_arrive_as_raw_bytes_even_when_they_are_not_json(
     async def scenario() -> None:
         await create_topics_async(settings.bootstrap_servers, {settings.topic: 1})
         await produce(settings.bootstrap_servers, settings.topic, [b"\xff\xfe not utf-8", b"{}"])
-        source = AiokafkaEventSource(settings=settings)
-        await source.start()
-        try:
+        async with started(settings) as source:
             records = await fetch_until(source, 2)
             assert [r.value for r in records] == [b"\xff\xfe not utf-8", b"{}"]
             assert records[0].header("correlation_id") == "None"
             assert source.assignment() == {Partition(settings.topic, 0)}
-        finally:
-            await source.stop()
 
     asyncio.run(asyncio.wait_for(scenario(), 60))
 
@@ -75,20 +75,12 @@ def test_a_committed_offset_is_where_the_next_member_starts(
     async def scenario() -> None:
         await create_topics_async(settings.bootstrap_servers, {settings.topic: 1})
         await produce(settings.bootstrap_servers, settings.topic, [b"a", b"b", b"c"])
-        first = AiokafkaEventSource(settings=settings)
-        await first.start()
-        try:
+        async with started(settings) as first:
             assert len(await fetch_until(first, 3)) == 3
             await first.commit({p: 2})  # a and b finished, c not
             assert first.lag() == {p: 0}
-        finally:
-            await first.stop()
-        second = AiokafkaEventSource(settings=settings)
-        await second.start()
-        try:
+        async with started(settings) as second:
             assert [r.value for r in await fetch_until(second, 1)] == [b"c"]
-        finally:
-            await second.stop()
 
     asyncio.run(asyncio.wait_for(scenario(), 90))
 
@@ -101,9 +93,7 @@ def test_a_paused_partition_yields_nothing_until_resumed(
 
     async def scenario() -> None:
         await create_topics_async(settings.bootstrap_servers, {settings.topic: 1})
-        source = AiokafkaEventSource(settings=settings)
-        await source.start()
-        try:
+        async with started(settings) as source:
             await fetch_until(source, 1, deadline_s=3)  # join the group, get the assignment
             source.pause([p])
             assert source.paused() == {p}
@@ -111,7 +101,5 @@ def test_a_paused_partition_yields_nothing_until_resumed(
             assert await source.fetch(timeout_s=1.0, max_records=10) == []
             source.resume([p])
             assert [r.value for r in await fetch_until(source, 1)] == [b"x"]
-        finally:
-            await source.stop()
 
     asyncio.run(asyncio.wait_for(scenario(), 60))
