@@ -17,15 +17,12 @@ from pathlib import Path
 
 from simulator.kafka_ready import broker_serves
 from simulator.processes import (
-    Cancelled,
     PortInUse,
     free_port,
-    log_size,
     port_open,
     release_port,
-    spawn,
+    start_serving,
     stop,
-    wait_until,
 )
 
 log = logging.getLogger("simulator.kafka")
@@ -206,25 +203,16 @@ class LocalKafka:
     def _start_once(self, jvm: list[str], deadline: float, cancel: threading.Event | None) -> None:
         self.cluster_id = new_cluster_id()
         props = self.format_storage(jvm, self.cluster_id)
-        if cancel is not None and cancel.is_set():  # asked to stop while formatting
-            raise Cancelled("stopped before the broker started")
-        out = self.workdir / "kafka.log"
-        offset = log_size(out)
-        proc = self._proc = spawn([*jvm, "kafka.Kafka", str(props)], log=out)
-        try:
-            # An open port is not a working broker (nor necessarily ours): see broker_serves.
-            wait_until(
-                lambda: port_open(self.port) and broker_serves(self.bootstrap, self.cluster_id),
-                timeout_s=max(deadline - time.monotonic(), 0.1),
-                what=f"Kafka broker on port {self.port}",
-                proc=proc,
-                log=out,
-                log_from=offset,
-                cancel=cancel,
-            )
-        except BaseException:
-            self.stop()
-            raise
+        # An open port is not a working broker (nor necessarily ours): see broker_serves.
+        self._proc = start_serving(
+            [*jvm, "kafka.Kafka", str(props)],
+            log=self.workdir / "kafka.log",
+            ready=lambda _: port_open(self.port) and broker_serves(self.bootstrap, self.cluster_id),
+            timeout_s=deadline - time.monotonic(),
+            what=f"Kafka broker on port {self.port}",
+            cancel=cancel,
+            grace_s=20.0,
+        )
 
     def stop(self) -> None:
         if self._proc is not None:

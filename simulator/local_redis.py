@@ -13,16 +13,7 @@ from pathlib import Path
 
 import redis
 
-from simulator.processes import (
-    Cancelled,
-    PortInUse,
-    free_port,
-    log_size,
-    release_port,
-    spawn,
-    stop,
-    wait_until,
-)
+from simulator.processes import PortInUse, free_port, release_port, start_serving, stop
 
 log = logging.getLogger("simulator.redis")
 
@@ -146,24 +137,14 @@ class LocalRedis:
             "--protected-mode",
             "yes",
         ]
-        if cancel is not None and cancel.is_set():
-            raise Cancelled("stopped before redis-server started")
-        out = self.workdir / "redis.log"
-        offset = log_size(out)
-        proc = self._proc = spawn(argv, log=out)
-        try:
-            wait_until(
-                lambda: serving(self.port, proc.pid),
-                timeout_s=max(timeout_s, 0.1),
-                what=f"redis-server on port {self.port}",
-                proc=proc,
-                log=out,
-                log_from=offset,
-                cancel=cancel,
-            )
-        except BaseException:
-            self.stop()
-            raise
+        self._proc = start_serving(
+            argv,
+            log=self.workdir / "redis.log",
+            ready=lambda proc: serving(self.port, proc.pid),
+            timeout_s=timeout_s,
+            what=f"redis-server on port {self.port}",
+            cancel=cancel,
+        )
 
     def stop(self) -> None:
         if self._proc is not None:

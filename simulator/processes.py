@@ -25,6 +25,7 @@ __all__ = [
     "port_open",
     "release_port",
     "spawn",
+    "start_serving",
     "stop",
     "wait_until",
 ]
@@ -201,3 +202,35 @@ def wait_until(
             return time.monotonic() - start
         time.sleep(0.05)  # polling a child process; there is nothing to await
     raise TimeoutError(f"{what} not ready after {timeout_s:.0f}s")
+
+
+def start_serving(
+    argv: Sequence[str],
+    *,
+    log: Path,
+    ready: Callable[[subprocess.Popen[bytes]], bool],
+    timeout_s: float,
+    what: str,
+    cancel: threading.Event | None = None,
+    grace_s: float = 15.0,
+) -> subprocess.Popen[bytes]:
+    """Spawn `argv` and wait until `ready(proc)`; whatever fails (a taken port, an exit, the
+    deadline, `cancel`) stops the process first, so nothing half-started is left running."""
+    if cancel is not None and cancel.is_set():
+        raise Cancelled(f"stopped before {what} started")
+    offset = log_size(log)
+    proc = spawn(argv, log=log)
+    try:
+        wait_until(
+            lambda: ready(proc),
+            timeout_s=max(timeout_s, 0.1),
+            what=what,
+            proc=proc,
+            log=log,
+            log_from=offset,
+            cancel=cancel,
+        )
+    except BaseException:
+        stop(proc, grace_s=grace_s)
+        raise
+    return proc

@@ -119,7 +119,11 @@ def soak_suite(args: argparse.Namespace) -> int:
         if run.ok and not args.keep:
             shutil.rmtree(run.workdir, ignore_errors=True)
     print(summary(runs), flush=True)
-    return 0 if all(r.ok for r in runs) else 1
+    if all(r.ok for r in runs):
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+        return 0
+    return 1
 
 
 def add_suite_command(sub: Any) -> None:
