@@ -139,7 +139,7 @@ def _watch_exit(proc: subprocess.Popen[bytes], seen: dict[Proc, None], timeout_s
     return proc.returncode
 
 
-def _stop_and_check(
+def stop_and_check(
     cycle: Cycle,
     proc: subprocess.Popen[bytes],
     workdir: Path,
@@ -148,6 +148,8 @@ def _stop_and_check(
     *,
     early: bool = False,
 ) -> None:
+    """Signal `proc` (env) alone, wait for it, then fail with a cause if it exited badly or
+    left a process alive, a port held by one, or a temporary file behind."""
     ports = listening_ports(tree)
     cycle.ports = sorted(ports)
     seen = dict.fromkeys(tree)
@@ -202,7 +204,7 @@ def run_cycle(
             proc = _spawn_env(workdir)
             cycle.start_s = random.uniform(0.3, 4.5)
             time.sleep(cycle.start_s)  # the moment to interrupt: not a wait
-            _stop_and_check(cycle, proc, workdir, descendants(proc.pid), sig, early=True)
+            stop_and_check(cycle, proc, workdir, descendants(proc.pid), sig, early=True)
         else:
             proc, info = _start(cycle, workdir, timeout_s)
             try:
@@ -211,7 +213,7 @@ def run_cycle(
             except CycleFailed:
                 stop(proc)
                 raise
-            _stop_and_check(cycle, proc, workdir, tree, sig)
+            stop_and_check(cycle, proc, workdir, tree, sig)
     except CycleFailed as failed:
         cycle.cause, cycle.detail = failed.cause, failed.detail
     cycle.total_s = time.monotonic() - began
