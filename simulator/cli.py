@@ -1,31 +1,64 @@
-"""The simulator's command line: prefetch, env, traffic, load and demo."""
+"""The simulator's command line: prefetch, env, traffic, load, demo and the soaks."""
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import os
 import signal
 import sys
 import threading
 from collections.abc import Sequence
+from pathlib import Path
+
+import orjson
 
 from simulator.load import add_load_arguments
 from simulator.local_kafka import KAFKA_VERSION, ensure_jars
-from simulator.services import services
+from simulator.processes import Cancelled
+from simulator.services import Services, services
+from simulator.soak import add_soak_commands
 from simulator.traffic import DEFAULT_TOPIC, add_traffic_arguments
 
+log = logging.getLogger("simulator.env")
 
-def _env(_: argparse.Namespace) -> int:
-    """Start (or find) Kafka and Redis, print where they are, keep them until interrupted."""
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
-    with services() as s:
-        print(f"KAFKA_BOOTSTRAP_SERVERS={s.kafka_bootstrap}")
-        print(f"REDIS_URL={s.redis_url}", flush=True)
-        with contextlib.suppress(KeyboardInterrupt):
-            done.wait()
+
+def _write_ready(path: Path, s: Services) -> None:
+    """Where the services are, for scripts (the soak): written whole, then renamed into place."""
+    ready = {
+        "pid": os.getpid(),
+        "kafka_bootstrap": s.kafka_bootstrap,
+        "redis_url": s.redis_url,
+        "kafka_source": s.kafka_source,
+        "redis_source": s.redis_source,
+        "kafka_pid": s.kafka.pid if s.kafka else None,
+        "redis_pid": s.redis.pid if s.redis else None,
+        "workdir": str(s.workdir) if s.workdir else None,
+    }
+    partial = path.with_name(path.name + ".partial")
+    partial.write_bytes(orjson.dumps(ready, option=orjson.OPT_INDENT_2))
+    partial.replace(path)
+
+
+def _env(args: argparse.Namespace) -> int:
+    """Start (or find) Kafka and Redis, print where they are, keep them until SIGTERM/SIGINT.
+
+    Either signal, even during startup, stops what was started (by PID) and exits 0; a
+    signal during that cleanup changes nothing, so it always finishes."""
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        with services(cancel=stop) as s:
+            print(f"KAFKA_BOOTSTRAP_SERVERS={s.kafka_bootstrap}")
+            print(f"REDIS_URL={s.redis_url}", flush=True)
+            if args.ready_file is not None:
+                _write_ready(args.ready_file, s)
+            stop.wait()
+            log.info("stopping the local services")
+    except Cancelled:
+        log.info("stopped while starting")
+    log.info("stopped")
     return 0
 
 
@@ -33,7 +66,10 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="simulator")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("prefetch", help=f"download Apache Kafka {KAFKA_VERSION} jars into the cache")
-    sub.add_parser("env", help="start Kafka and Redis and print their addresses")
+    env = sub.add_parser("env", help="start Kafka and Redis and print their addresses")
+    env.add_argument(
+        "--ready-file", type=Path, default=None, help="also write the addresses here as JSON"
+    )
 
     traffic = sub.add_parser("traffic", help="produce seeded Genesis traffic to a Kafka topic")
     add_traffic_arguments(traffic, rate=50.0, users=20)
@@ -53,6 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="everything running locally, and the demo page URL")
     add_traffic_arguments(demo, rate=2.0, users=5)
     demo.add_argument("--port", type=int, default=8080, help="the gateway's port (0: any free)")
+    add_soak_commands(sub)
     return parser
 
 
@@ -66,6 +103,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "env":
         return _env(args)
+    if args.command in ("soak-env", "soak-suite"):
+        return int(args.run(args))
     if args.command == "traffic":
         from simulator.traffic import run_traffic  # noqa: PLC0415
 

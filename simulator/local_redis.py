@@ -1,14 +1,23 @@
-"""A throwaway redis-server from Debian on a free loopback port."""
+"""A throwaway redis-server from Debian on a reserved loopback port."""
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
-import socket
 import subprocess
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
-from simulator.processes import free_port, spawn, stop, wait_until
+import redis
+
+from simulator.processes import PortInUse, free_port, release_port, start_serving, stop
+
+log = logging.getLogger("simulator.redis")
+
+PORT_ATTEMPTS = 5  # new ports tried when the first one turns out to be taken
 
 
 def ensure_redis_server() -> str:
@@ -29,22 +38,37 @@ def ensure_redis_server() -> str:
     return found
 
 
-def _pong(port: int) -> bool:
+def serving(port: int, pid: int) -> bool:
+    """Whether *our* redis-server (`pid`) answers on `port` and has loaded its data.
+
+    A PONG alone could come from another process's server that took the port, and a server
+    still loading its append-only file refuses commands; INFO answers in both cases and says
+    which process it is and whether it is loading."""
+    client = redis.Redis(
+        host="127.0.0.1", port=port, socket_timeout=1.0, socket_connect_timeout=1.0
+    )
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(16).startswith(b"+PONG")
-    except OSError:
+        info = client.info()
+    except (redis.RedisError, OSError):
         return False
+    finally:
+        client.close()
+    return info.get("process_id") == pid and info.get("loading") == 0
 
 
 class LocalRedis:
-    """One redis-server process. `stop()` and `start()` again keep the port (outage tests)."""
+    """One redis-server process. `stop()` and `start()` again keep the port and the data
+    (outage tests); `close()` stops it for good and gives the port back."""
 
-    def __init__(self, workdir: Path, port: int | None = None) -> None:
+    def __init__(
+        self, workdir: Path, port: int | None = None, *, pick_port: Callable[[], int] = free_port
+    ) -> None:
         self.workdir = workdir
-        self.port = port or free_port()
+        self._pick_port = pick_port
+        self._fixed = port is not None
+        self.port = port if port is not None else pick_port()
         self._proc: subprocess.Popen[bytes] | None = None
+        self._started = False
 
     @property
     def url(self) -> str:
@@ -54,10 +78,47 @@ class LocalRedis:
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
-    def start(self, timeout_s: float = 30.0) -> float:
-        """Start (loopback only, AOF persistence) and return seconds until it answered PING."""
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    def start(self, timeout_s: float = 30.0, *, cancel: threading.Event | None = None) -> float:
+        """Start (loopback only, AOF persistence) and return seconds until it served.
+
+        A first start begins with an empty data directory (nothing from an earlier run in the
+        same workdir) and moves to a new port when its port is taken; a restart keeps both,
+        since clients know the port, and retries that port until the deadline."""
         binary = ensure_redis_server()
-        self.workdir.mkdir(parents=True, exist_ok=True)
+        data = self.workdir / "data"
+        if not self._started:
+            shutil.rmtree(data, ignore_errors=True)
+        data.mkdir(parents=True, exist_ok=True)
+        began = time.monotonic()
+        deadline = began + timeout_s
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                self._start_once(binary, data, deadline - time.monotonic(), cancel)
+            except PortInUse:
+                if self._fixed or self._started:
+                    if time.monotonic() + 0.5 >= deadline:
+                        raise
+                    log.warning("redis port %d is taken; retrying it", self.port)
+                    time.sleep(0.5)  # the port must stay the same: poll it with a deadline
+                    continue
+                if attempt >= PORT_ATTEMPTS:
+                    raise
+                taken, self.port = self.port, self._pick_port()
+                release_port(taken)
+                log.warning("redis port %d is taken; trying port %d", taken, self.port)
+                continue
+            self._started = True
+            return time.monotonic() - began
+
+    def _start_once(
+        self, binary: str, data: Path, timeout_s: float, cancel: threading.Event | None
+    ) -> None:
         # An append-only file, so a stop()/start() outage keeps the streams like a real restart.
         argv = [
             binary,
@@ -72,21 +133,25 @@ class LocalRedis:
             "--appendfsync",
             "everysec",
             "--dir",
-            str(self.workdir),
+            str(data),
             "--protected-mode",
             "yes",
         ]
-        log = self.workdir / "redis.log"
-        self._proc = spawn(argv, log=log)
-        return wait_until(
-            lambda: _pong(self.port),
+        self._proc = start_serving(
+            argv,
+            log=self.workdir / "redis.log",
+            ready=lambda proc: serving(self.port, proc.pid),
             timeout_s=timeout_s,
-            what="redis-server",
-            proc=self._proc,
-            log=log,
+            what=f"redis-server on port {self.port}",
+            cancel=cancel,
         )
 
     def stop(self) -> None:
         if self._proc is not None:
             stop(self._proc)
             self._proc = None
+
+    def close(self) -> None:
+        """Stop for good and give the port back."""
+        self.stop()
+        release_port(self.port)

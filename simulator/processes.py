@@ -1,32 +1,106 @@
-"""Child processes for local services: free loopback ports, start tied to us, stop by PID."""
+"""Child processes for local services: start tied to us, wait until they serve, stop by PID."""
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
 import os
+import queue
+import re
 import signal
-import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from pathlib import Path
 
+from simulator.ports import free_port, port_open, release_port
+
+__all__ = [
+    "Cancelled",
+    "PortInUse",
+    "die_with_us",
+    "free_port",
+    "port_open",
+    "release_port",
+    "spawn",
+    "start_serving",
+    "stop",
+    "wait_until",
+]
+
 _PR_SET_PDEATHSIG = 1
+# Resolved now, in the parent: after fork() in a process with threads (asyncio's resolver pool,
+# a gateway thread) the child may only do async-signal-safe things, and dlopen is not one.
+_prctl = ctypes.CDLL(None, use_errno=True).prctl
+# What redis-server, the JVM and uvicorn log when their port is taken.
+_BIND_FAILED = re.compile(r"address already in use", re.IGNORECASE)
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+class PortInUse(RuntimeError):
+    """The service exited because another process holds its port (retry on another one)."""
 
 
-def _die_with_parent() -> None:
-    # Runs in the child before exec: if the test run is SIGKILLed, the kernel sends the
-    # service SIGTERM, so no broker or redis-server outlives the process that started it.
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+class Cancelled(RuntimeError):
+    """A wait was given up because the caller asked to stop (SIGTERM/SIGINT)."""
+
+
+def die_with_us() -> Callable[[], None]:
+    """A `preexec_fn` that ties the child to this process (for Popen calls made elsewhere, e.g.
+    by selenium). Call Popen on the main thread: see `_Spawner` for why."""
+    parent = os.getpid()
+
+    def preexec() -> None:
+        # In the child, before exec: if the parent dies (even SIGKILLed) the kernel sends the
+        # service SIGTERM, so no broker or redis-server outlives the run that started it.
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent died before prctl: nobody will signal us
+            os._exit(1)
+
+    return preexec
+
+
+class _Spawner:
+    """Forks every child from a thread that lives as long as the process.
+
+    PR_SET_PDEATHSIG fires when the *thread* that forked the child ends, not the process: a
+    service started from an executor or a short-lived thread would be SIGTERMed as soon as
+    that thread finished. The main thread lives until the process exits, so it forks directly;
+    any other thread hands the fork to one daemon thread that is never stopped."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[tuple[Callable[[], object], Future[object]]] = (
+            queue.SimpleQueue()
+        )
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def run(self, job: Callable[[], subprocess.Popen[bytes]]) -> subprocess.Popen[bytes]:
+        if threading.current_thread() is threading.main_thread():
+            return job()
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._serve, name="eventbridge-spawner", daemon=True
+                )
+                self._thread.start()
+        done: Future[object] = Future()
+        self._jobs.put((job, done))
+        result = done.result()
+        assert isinstance(result, subprocess.Popen)
+        return result
+
+    def _serve(self) -> None:
+        while True:
+            job, done = self._jobs.get()
+            try:
+                done.set_result(job())
+            except BaseException as exc:  # handed to the waiting caller, who re-raises it
+                done.set_exception(exc)
+
+
+_spawner = _Spawner()
 
 
 def spawn(
@@ -34,31 +108,68 @@ def spawn(
 ) -> subprocess.Popen[bytes]:
     """Start `argv` in its own process group, output to `log`, killed if we die."""
     log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            list(argv),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            cwd=cwd,
-            env=dict(env) if env is not None else None,
-            start_new_session=True,
-            preexec_fn=_die_with_parent,  # noqa: PLW1509 - no threads exist at this point
-        )
+
+    def job() -> subprocess.Popen[bytes]:
+        with log.open("ab") as out:
+            return subprocess.Popen(
+                list(argv),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=cwd,
+                env=dict(env) if env is not None else None,
+                start_new_session=True,
+                preexec_fn=die_with_us(),  # noqa: PLW1509 - no dlopen or locks in it
+            )
+
+    return _spawner.run(job)
+
+
+def _exited(pid: int) -> bool:
+    # WNOWAIT: the exited leader stays a zombie, so its PID (the group id) cannot be reused
+    # while we kill what is left of its group.
+    try:
+        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:
+        return True
 
 
 def stop(proc: subprocess.Popen[bytes], *, grace_s: float = 15.0) -> None:
-    """SIGTERM the process group, wait up to `grace_s`, then SIGKILL it."""
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=grace_s)
-    except subprocess.TimeoutExpired:
+    """SIGTERM the process group, wait up to `grace_s`, then SIGKILL whatever is left of it."""
+    if proc.returncode is None and not _exited(proc.pid):
         with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace_s
+        while not _exited(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)  # polling a child's exit with a deadline
+    if proc.returncode is None:
+        # The leader has exited (or overstayed its grace): no member of its group may outlive
+        # it, e.g. a redis-server's rewrite child. SIGKILL the group before reaping the leader.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=5)
+        proc.wait(timeout=10)
+
+
+def log_size(log: Path | None) -> int:
+    """Where the next attempt's output starts in an appended-to log."""
+    return log.stat().st_size if log is not None and log.exists() else 0
+
+
+class _LogTail:
+    """The end of what a child has appended to its log since `start`, read incrementally."""
+
+    def __init__(self, log: Path | None, start: int) -> None:
+        self._log, self._pos, self.text = log, start, ""
+
+    def read(self) -> str:
+        if self._log is not None and self._log.exists():
+            with self._log.open("rb") as f:
+                f.seek(self._pos)
+                chunk = f.read()
+            self._pos += len(chunk)
+            # A rolling window: enough for an error report, and a message may straddle reads.
+            self.text = (self.text + chunk.decode(errors="replace"))[-4000:]
+        return self.text
 
 
 def wait_until(
@@ -68,22 +179,58 @@ def wait_until(
     what: str,
     proc: subprocess.Popen[bytes] | None = None,
     log: Path | None = None,
+    log_from: int = 0,
+    cancel: threading.Event | None = None,
 ) -> float:
-    """Poll `ready` until true; return seconds waited. Fail fast if `proc` exits."""
+    """Poll `ready` until true; return seconds waited. Fail fast if `proc` exits (RuntimeError)
+    or its log (from byte `log_from`) says its port is taken (`PortInUse`, even before it
+    exits: a JVM takes many seconds to shut down after a failed bind)."""
     start = time.monotonic()
     deadline = start + timeout_s
+    tail = _LogTail(log, log_from)
     while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            tail = log.read_text(errors="replace")[-2000:] if log and log.exists() else ""
-            raise RuntimeError(f"{what} exited with code {proc.returncode}:\n{tail}")
+        if cancel is not None and cancel.is_set():
+            raise Cancelled(f"gave up waiting for {what}")
+        exited = proc is not None and proc.poll() is not None
+        text = tail.read()
+        if _BIND_FAILED.search(text):
+            raise PortInUse(f"{what}: its port is taken:\n{text[-2000:]}")
+        if exited:
+            assert proc is not None
+            raise RuntimeError(f"{what} exited with code {proc.returncode}:\n{text[-2000:]}")
         if ready():
             return time.monotonic() - start
         time.sleep(0.05)  # polling a child process; there is nothing to await
     raise TimeoutError(f"{what} not ready after {timeout_s:.0f}s")
 
 
-def port_open(port: int) -> bool:
-    """Whether something accepts TCP connections on 127.0.0.1:`port`."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.settimeout(0.2)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
+def start_serving(
+    argv: Sequence[str],
+    *,
+    log: Path,
+    ready: Callable[[subprocess.Popen[bytes]], bool],
+    timeout_s: float,
+    what: str,
+    cancel: threading.Event | None = None,
+    grace_s: float = 15.0,
+) -> subprocess.Popen[bytes]:
+    """Spawn `argv` and wait until `ready(proc)`; whatever fails (a taken port, an exit, the
+    deadline, `cancel`) stops the process first, so nothing half-started is left running."""
+    if cancel is not None and cancel.is_set():
+        raise Cancelled(f"stopped before {what} started")
+    offset = log_size(log)
+    proc = spawn(argv, log=log)
+    try:
+        wait_until(
+            lambda: ready(proc),
+            timeout_s=max(timeout_s, 0.1),
+            what=what,
+            proc=proc,
+            log=log,
+            log_from=offset,
+            cancel=cancel,
+        )
+    except BaseException:
+        stop(proc, grace_s=grace_s)
+        raise
+    return proc

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -29,6 +30,8 @@ class Services:
     kafka_start_s: float = 0.0
     redis: LocalRedis | None = None  # set when redis is a local process we may stop and restart
     kafka_version: str | None = None
+    kafka: LocalKafka | None = None  # set when Kafka is a local process
+    workdir: Path | None = None  # where local processes keep their data and logs
 
 
 def docker_available() -> bool:
@@ -66,8 +69,16 @@ def _redis_container(stack: ExitStack) -> str:
 
 
 @contextmanager
-def services(workdir: Path | None = None, *, need_kafka: bool = True) -> Iterator[Services]:
-    """Provide Kafka and Redis for the duration of the block, stopping what we started."""
+def services(
+    workdir: Path | None = None,
+    *,
+    need_kafka: bool = True,
+    cancel: threading.Event | None = None,
+) -> Iterator[Services]:
+    """Provide Kafka and Redis for the duration of the block, stopping what we started.
+
+    Local processes get fresh data directories, reserved ports and a readiness check that
+    they really serve; setting `cancel` gives up a start that is still waiting."""
     with ExitStack() as stack:
         if workdir is None:
             workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="eventbridge-")))
@@ -87,13 +98,14 @@ def services(workdir: Path | None = None, *, need_kafka: bool = True) -> Iterato
             redis_url, redis_source = _redis_container(stack), "docker"
         else:
             local_redis = LocalRedis(workdir / "redis")
-            local_redis.start()
-            stack.callback(local_redis.stop)
+            stack.callback(local_redis.close)
+            local_redis.start(cancel=cancel)
             redis_url, redis_source = local_redis.url, "local"
 
         bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "")
         kafka_start_s = 0.0
         version = None
+        kafka: LocalKafka | None = None
         if bootstrap or not need_kafka:
             kafka_source = "env" if bootstrap else "none"
         elif docker():
@@ -101,8 +113,8 @@ def services(workdir: Path | None = None, *, need_kafka: bool = True) -> Iterato
         else:
             kafka = LocalKafka(workdir / "kafka")
             started = time.monotonic()
-            stack.callback(kafka.stop)
-            kafka.start()
+            stack.callback(kafka.close)
+            kafka.start(cancel=cancel)
             kafka_start_s = time.monotonic() - started
             bootstrap, kafka_source, version = kafka.bootstrap, "local", KAFKA_VERSION
             log.info("local Kafka %s ready at %s in %.1fs", version, bootstrap, kafka_start_s)
@@ -115,4 +127,6 @@ def services(workdir: Path | None = None, *, need_kafka: bool = True) -> Iterato
             kafka_start_s=kafka_start_s,
             redis=local_redis,
             kafka_version=version,
+            kafka=kafka,
+            workdir=workdir,
         )

@@ -19,7 +19,7 @@ from eventbridge.gateway_runtime import run_gateway
 from eventbridge.settings import EventBridgeSettings
 from simulator.bridge_process import EventBridgeProcess
 from simulator.genesis import generate_n
-from simulator.processes import free_port
+from simulator.processes import die_with_us, free_port
 from simulator.produce import produce_all
 from simulator.services import Services
 from simulator.topics import create_topics
@@ -93,9 +93,14 @@ def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
     for flag in CHROME_FLAGS:
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={tmp_path / 'chromium-profile'}")
-    driver = webdriver.Chrome(
-        service=Service(executable_path="/usr/bin/chromedriver"), options=options
+    # Its port reserved like every other (selenium's own pick is bind-and-release), and the
+    # driver dies with this run even if the run is killed.
+    service = Service(
+        executable_path="/usr/bin/chromedriver",
+        port=free_port(),
+        popen_kw={"preexec_fn": die_with_us()},
     )
+    driver = webdriver.Chrome(service=service, options=options)
     try:
         yield driver
     finally:
