@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
+from collections.abc import Callable
 from typing import Any
 
 from adapters.gateway.auth import JwtAuthenticator, Principal, RedisTickets
@@ -35,20 +37,23 @@ class Gateway:
         auth: AuthSettings,
         redis: RedisSettings,
         telemetry: GatewayTelemetry,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
         self.auth_settings = auth
         self.telemetry = telemetry
+        self.wall = wall
         self._client = client
         keys = RedisKeys(redis.sse_prefix, redis.session_prefix, redis.ticket_prefix)
-        self.auth = JwtAuthenticator(auth)
-        self.tickets = RedisTickets(client=client, keys=keys, ttl_s=auth.ticket_ttl_s)
+        self.auth = JwtAuthenticator(auth, wall=wall)
+        self.tickets = RedisTickets(client=client, keys=keys, ttl_s=auth.ticket_ttl_s, wall=wall)
         self.streams = UserStreams(client=client, keys=keys, page=settings.replay_page)
         self.leases = ConnectionLeases(
             client=client,
             keys=keys,
             limit=settings.max_connections_per_user,
             lease_s=settings.lease_s,
+            wall=wall,
         )
         self.hub: NotificationHub[SseConnection] = NotificationHub(client=pubsub_client, keys=keys)
         self.draining = False
@@ -61,9 +66,15 @@ class Gateway:
         last_event_id: str | None,
         history: int,
         session: str | None,
+        ticket: str | None = None,
     ) -> SseConnection:
         """A leased, registered connection positioned per resume/history; may raise
-        LeaseRefused or StoreUnavailable (then nothing is left behind)."""
+        LeaseRefused, StoreUnavailable or (a ticket redeemed meanwhile) AuthError, and then
+        nothing is left behind: the lease is given back and the ticket is not consumed.
+
+        A `ticket` (already peeked to learn `principal`) is redeemed last, once the lease is
+        held and the start is read, so only a stream that opens consumes it.
+        """
         conn_id = secrets.token_hex(8)
         await self.leases.acquire(principal.user_id, conn_id)
         conn = SseConnection(
@@ -83,6 +94,8 @@ class Gateway:
                 start = await self.streams.fresh(
                     principal.user_id, history, session.encode() if session else None
                 )
+            if ticket is not None:
+                await self.tickets.redeem(ticket)
         except BaseException:
             self.hub.unregister(conn)
             with contextlib.suppress(StoreUnavailable):

@@ -169,7 +169,8 @@ CALL_SITES: dict[str, Call] = {
     "leases.release": lambda c: _leases(c).release("u1", "c1"),
     "leases.release_all": lambda c: _leases(c).release_all([("u1", "c1")]),
     "tickets.issue": lambda c: RedisTickets(client=c, keys=KEYS, ttl_s=30).issue(PRINCIPAL),
-    "tickets.consume": lambda c: RedisTickets(client=c, keys=KEYS, ttl_s=30).consume("t" * 43),
+    "tickets.peek": lambda c: RedisTickets(client=c, keys=KEYS, ttl_s=30).peek("t" * 43),
+    "tickets.redeem": lambda c: RedisTickets(client=c, keys=KEYS, ttl_s=30).redeem("t" * 43),
     "store.owners": lambda c: RedisStreamStore(client=c, settings=RedisSettings()).owners(["s"]),
     "store.ping": lambda c: RedisStreamStore(client=c, settings=RedisSettings()).ping(),
 }
