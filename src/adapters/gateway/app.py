@@ -148,7 +148,8 @@ def build_app(gateway: Gateway, extra_routes: Sequence[Any] = ()) -> Starlette:
         return JSONResponse({"ticket": ticket, "expires_in": ttl}, headers=_NO_STORE)
 
     async def livez(_: Request) -> Response:
-        return JSONResponse({"status": "alive"})
+        ok, body = gateway.liveness()
+        return JSONResponse(body, status_code=200 if ok else 503, headers=_NO_STORE)
 
     async def readyz(_: Request) -> Response:
         ok, body = await gateway.readiness()

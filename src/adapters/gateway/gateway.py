@@ -16,6 +16,7 @@ from adapters.gateway.hub import NotificationHub
 from adapters.gateway.limits import ConnectionLeases
 from adapters.gateway.settings import AuthSettings, GatewaySettings
 from adapters.gateway.streams import UserStreams
+from adapters.gateway.supervisor import RestartPolicy, Supervisor
 from adapters.gateway.telemetry import GatewayTelemetry
 from adapters.redis.client import store_errors
 from adapters.redis.keys import RedisKeys
@@ -26,7 +27,8 @@ log = logging.getLogger("eventbridge.gateway")
 
 
 class Gateway:
-    """Everything a request needs; `run()` keeps the subscription and the leases alive."""
+    """Everything a request needs; `run()` keeps the subscription, the tick and the leases alive
+    (supervised: a loop that dies is restarted, and the gateway is not ready meanwhile)."""
 
     def __init__(
         self,
@@ -56,6 +58,14 @@ class Gateway:
             wall=wall,
         )
         self.hub: NotificationHub[SseConnection] = NotificationHub(client=pubsub_client, keys=keys)
+        self.supervisor = Supervisor(
+            restarts=telemetry,
+            policy=RestartPolicy(
+                max_restarts=settings.task_max_restarts,
+                window_s=settings.task_restart_window_s,
+                backoff_s=settings.task_restart_backoff_s,
+            ),
+        )
         self.draining = False
         self.read_errors = 0
 
@@ -105,11 +115,11 @@ class Gateway:
         return conn
 
     async def run(self) -> None:
-        """The subscription, the heartbeat tick and the lease renewal, until cancelled."""
-        async with asyncio.TaskGroup() as tasks:
-            tasks.create_task(self.hub.run())
-            tasks.create_task(self._tick())
-            tasks.create_task(self._renew_leases())
+        """The subscription, the heartbeat tick and the lease renewal, until cancelled; raises
+        TaskFailed when one of them keeps dying (see `adapters.gateway.supervisor`)."""
+        await self.supervisor.run(
+            {"subscription": self.hub.run, "tick": self._tick, "lease_renewal": self._renew_leases}
+        )
 
     async def _tick(self, chunk: int = 100) -> None:
         """Every heartbeat: a comment to each connection, and a re-read for each connection
@@ -169,14 +179,25 @@ class Gateway:
                     await self._client.ping()
         except (StoreUnavailable, TimeoutError):
             redis_ok = False
+        subscribed = self.hub.subscribed.is_set()
+        tasks = self.supervisor.running
+        ok = redis_ok and subscribed and self.supervisor.healthy and not self.draining
         body: dict[str, Any] = {
-            "status": "ready" if redis_ok and not self.draining else "unavailable",
+            "status": "ready" if ok else "unavailable",
             "redis": "up" if redis_ok else "down",
-            "subscription": "up" if self.hub.subscribed.is_set() else "down",
+            "subscription": "up" if subscribed else "down",
+            "tasks": {name: "up" if up else "down" for name, up in tasks.items()},
             "draining": self.draining,
             "connections": len(self.hub),
         }
         snapshot = getattr(self.telemetry, "snapshot", None)
         if callable(snapshot):
             body["telemetry"] = snapshot()
-        return redis_ok and not self.draining, body
+        return ok, body
+
+    def liveness(self) -> tuple[bool, dict[str, Any]]:
+        """Alive unless a background loop gave up (the process is then on its way out)."""
+        failed = self.supervisor.failed
+        if failed is None:
+            return True, {"status": "alive"}
+        return False, {"status": "failed", "task": failed.task, "error": str(failed)}

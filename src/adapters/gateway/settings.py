@@ -43,6 +43,15 @@ class GatewaySettings(BaseModel):
     slow_client_s: float = Field(
         default=5.0, gt=0, description="How long a full send buffer may stay full before cut-off"
     )
+    task_max_restarts: int = Field(
+        default=5,
+        ge=0,
+        description="Deaths of one background loop tolerated per window before the process exits",
+    )
+    task_restart_window_s: float = Field(default=300.0, gt=0)
+    task_restart_backoff_s: float = Field(
+        default=0.5, gt=0, description="First restart delay of a dead loop; doubles each time"
+    )
     demo_enabled: bool = Field(
         default=False, description="Serve /demo and its dev token (dev only)"
     )
