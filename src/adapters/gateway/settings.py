@@ -20,7 +20,9 @@ class AuthSettings(BaseModel):
     user_claim: str = Field(default="sub", min_length=1)
     audience: str | None = None
     issuer: str | None = None
-    leeway_s: float = Field(default=0.0, ge=0)
+    leeway_s: float = Field(
+        default=0.0, ge=0, description="Clock skew tolerated on nbf/iat (never on exp)"
+    )
     ticket_ttl_s: int = Field(default=30, ge=1, le=600)
     cookie_name: str | None = Field(default=None, description="Cookie holding a JWT, if used")
 
