@@ -67,17 +67,24 @@ def install_stop_signals(stop: asyncio.Event) -> None:
 
 async def _serve(command: str, settings: EventBridgeSettings) -> int:
     # Imported here so `check` and `health` never load client libraries.
+    from adapters.gateway.supervisor import TaskFailed  # noqa: PLC0415
     from eventbridge.gateway_runtime import run_all, run_gateway  # noqa: PLC0415
     from eventbridge.runtime import run_bridge  # noqa: PLC0415
 
     stop = asyncio.Event()
     install_stop_signals(stop)
-    if command == "bridge":
-        await run_bridge(settings, stop)
-    elif command == "gateway":
-        await run_gateway(settings, stop)
-    else:
-        await run_all(settings, stop)
+    try:
+        if command == "bridge":
+            await run_bridge(settings, stop)
+        elif command == "gateway":
+            await run_gateway(settings, stop)
+        else:
+            await run_all(settings, stop)
+    except TaskFailed as exc:
+        # Liveness: a gateway whose background work cannot stay up exits for its supervisor
+        # (systemd, Kubernetes) to restart it; the loop's traceback was logged when it died.
+        print(f"eventbridge: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

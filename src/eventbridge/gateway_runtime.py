@@ -76,7 +76,11 @@ async def run_gateway(
     telemetry: GatewayTelemetry | None = None,
 ) -> None:
     """Serve the gateway until `stop` is set; then refuse new streams, end the open ones so
-    clients reconnect elsewhere, stop uvicorn and close Redis. `ready` is set once listening."""
+    clients reconnect elsewhere, stop uvicorn and close Redis. `ready` is set once listening.
+
+    If a background loop keeps dying (TaskFailed), the gateway drains the same way and raises
+    it, so the process exits non-zero instead of serving streams that no longer go live.
+    """
     g = settings.gateway
     # Bind first, so a busy port is an OSError here rather than uvicorn's sys.exit.
     sock = socket.create_server((g.host, g.port), backlog=4096)
@@ -130,10 +134,12 @@ async def run_gateway(
                 log.info("gateway listening", extra={"host": host, "port": port})
                 if ready is not None:
                     ready.set()
-                await _first(stop.wait(), serving)
+                await _first(stop.wait(), serving, background)
                 await gateway.drain()
                 server.should_exit = True
                 await serving
+                if background.done():
+                    background.result()  # raises TaskFailed: the process must not limp on
         finally:
             server.should_exit = True
             for task in (serving, background):
@@ -144,11 +150,11 @@ async def run_gateway(
             log.info("gateway stopped")
 
 
-async def _first(waiting: Coroutine[Any, Any, Any], task: asyncio.Task[None]) -> None:
-    """Wait for `waiting` or for `task` to finish, whichever is first."""
+async def _first(waiting: Coroutine[Any, Any, Any], *tasks: asyncio.Task[None]) -> None:
+    """Wait for `waiting` or for one of `tasks` to finish, whichever is first."""
     waiter = asyncio.ensure_future(waiting)
     try:
-        await asyncio.wait({waiter, task}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({waiter, *tasks}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         waiter.cancel()
         await asyncio.gather(waiter, return_exceptions=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,6 +18,16 @@ from adapters.gateway.limits import LeaseRefused
 from application.ports import StoreUnavailable
 
 _NO_STORE = {"cache-control": "no-store"}
+_HISTORY = re.compile(r"[0-9]{1,9}", re.ASCII)
+_SESSION_MAX = 256
+
+
+class BadRequest(ValueError):
+    """A query parameter the endpoint cannot accept; `param` names it (a label-safe reason)."""
+
+    def __init__(self, param: str, message: str) -> None:
+        super().__init__(message)
+        self.param = param
 
 
 def _error(status: int, error: str, reason: str, message: str, **headers: str) -> JSONResponse:
@@ -32,6 +43,12 @@ def _unauthorized(exc: AuthError) -> JSONResponse:
 
 def _unavailable(reason: str, message: str) -> JSONResponse:
     return _error(503, "unavailable", reason, message, **{"retry-after": "1"})
+
+
+def _too_many(exc: LeaseRefused) -> JSONResponse:
+    return _error(
+        429, "too_many_connections", "limit", str(exc), **{"retry-after": str(exc.retry_after_s)}
+    )
 
 
 def _bearer(request: Request, gateway: Gateway) -> Principal:
@@ -50,9 +67,29 @@ def _bearer(request: Request, gateway: Gateway) -> Principal:
 
 def _history(request: Request, gateway: Gateway) -> int:
     raw = request.query_params.get("history", "0")
-    if not raw.isdigit():
-        raise ValueError("history must be a non-negative integer")
+    if not _HISTORY.fullmatch(raw):
+        raise BadRequest("history", "history must be a non-negative integer")
     return min(int(raw), gateway.settings.history_max)
+
+
+def _session(request: Request) -> str | None:
+    raw = request.query_params.get("session_id") or None
+    if raw is not None and (len(raw) > _SESSION_MAX or not raw.isprintable()):
+        raise BadRequest(
+            "session_id", f"session_id must be at most {_SESSION_MAX} printable characters"
+        )
+    return raw
+
+
+async def _store_unavailable(_: Request, exc: Exception) -> Response:
+    # Any route: a Redis failure that escaped its handler is still a 503, never a 500.
+    return _unavailable("store_unavailable", "Redis is unavailable; retry")
+
+
+async def _internal_error(_: Request, exc: Exception) -> Response:
+    # A bug, not the client's fault: the JSON shape, never a traceback. Starlette re-raises
+    # the exception after this response, so uvicorn logs it (once, with its traceback).
+    return _error(500, "internal", "internal_error", "an internal error occurred")
 
 
 def build_app(gateway: Gateway, extra_routes: Sequence[Any] = ()) -> Starlette:
@@ -63,38 +100,31 @@ def build_app(gateway: Gateway, extra_routes: Sequence[Any] = ()) -> Starlette:
         if gateway.draining:
             telemetry.rejected("draining")
             return _unavailable("draining", "this gateway is shutting down; reconnect")
+        # Everything is checked before a ticket is redeemed: a refused request keeps it.
+        ticket = request.query_params.get("ticket")
         try:
-            ticket = request.query_params.get("ticket")
+            history = _history(request, gateway)
+            session = _session(request)
             if ticket is not None:
-                principal = await gateway.tickets.consume(ticket)
+                principal = await gateway.tickets.peek(ticket)
             else:
                 principal = _bearer(request, gateway)
-            history = _history(request, gateway)
+            # The header wins: EventSource sends it on its own reconnects, with the old URL.
+            last_id = request.headers.get("last-event-id") or request.query_params.get(
+                "last_event_id"
+            )
+            return await gateway.open(
+                principal, last_event_id=last_id, history=history, session=session, ticket=ticket
+            )
         except AuthError as exc:
             telemetry.rejected(exc.code)
             return _unauthorized(exc)
-        except ValueError as exc:
+        except BadRequest as exc:
             telemetry.rejected("bad_request")
-            return _error(400, "bad_request", "history", str(exc))
-        except StoreUnavailable:
-            telemetry.rejected("store_unavailable")
-            return _unavailable("store_unavailable", "Redis is unavailable; retry")
-        # The header wins: EventSource sends it on its own reconnects, with the old URL.
-        last_id = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
-        session = request.query_params.get("session_id") or None
-        try:
-            return await gateway.open(
-                principal, last_event_id=last_id, history=history, session=session
-            )
+            return _error(400, "bad_request", exc.param, str(exc))
         except LeaseRefused as exc:
             telemetry.rejected("too_many_connections")
-            return _error(
-                429,
-                "too_many_connections",
-                "limit",
-                str(exc),
-                **{"retry-after": str(exc.retry_after_s)},
-            )
+            return _too_many(exc)
         except StoreUnavailable:
             telemetry.rejected("store_unavailable")
             return _unavailable("store_unavailable", "Redis is unavailable; retry")
@@ -102,16 +132,24 @@ def build_app(gateway: Gateway, extra_routes: Sequence[Any] = ()) -> Starlette:
     async def tickets(request: Request) -> Response:
         try:
             principal = _bearer(request, gateway)
+            # Advisory: a browser's EventSource cannot read a refused connection's status, so
+            # a user at the limit hears it here; the lease taken at connect still decides.
+            await gateway.leases.check(principal.user_id)
             ticket, ttl = await gateway.tickets.issue(principal)
         except AuthError as exc:
             telemetry.rejected(exc.code)
             return _unauthorized(exc)
+        except LeaseRefused as exc:
+            telemetry.rejected("too_many_connections")
+            return _too_many(exc)
         except StoreUnavailable:
+            telemetry.rejected("store_unavailable")
             return _unavailable("store_unavailable", "Redis is unavailable; retry")
         return JSONResponse({"ticket": ticket, "expires_in": ttl}, headers=_NO_STORE)
 
     async def livez(_: Request) -> Response:
-        return JSONResponse({"status": "alive"})
+        ok, body = gateway.liveness()
+        return JSONResponse(body, status_code=200 if ok else 503, headers=_NO_STORE)
 
     async def readyz(_: Request) -> Response:
         ok, body = await gateway.readiness()
@@ -126,4 +164,7 @@ def build_app(gateway: Gateway, extra_routes: Sequence[Any] = ()) -> Starlette:
     if gateway.settings.demo_enabled:
         routes += demo_routes(gateway)
     routes += extra_routes
-    return Starlette(routes=routes)
+    return Starlette(
+        routes=routes,
+        exception_handlers={StoreUnavailable: _store_unavailable, Exception: _internal_error},
+    )

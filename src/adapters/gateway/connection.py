@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from typing import TYPE_CHECKING, Literal
 
 from starlette.responses import Response
@@ -31,6 +30,8 @@ class SseConnection(Response):
 
     Frames wait in a buffer of at most `send_buffer` messages; a client that leaves it full for
     `slow_client_s` is cut off (it resumes with Last-Event-ID and loses nothing).
+    The stream ends at its credential's `expires_at`; the deadline is fixed when the connection
+    is made, and no event is queued or written at or after it.
     """
 
     def __init__(
@@ -48,7 +49,9 @@ class SseConnection(Response):
         self.user_id = user_id
         self.conn_id = conn_id
         self._gw = gateway
-        self._expires_at = expires_at
+        self._loop = asyncio.get_running_loop()
+        # Wall time (the token's clock) turned into loop time once, before anything is sent.
+        self._deadline = self._loop.time() + (expires_at - gateway.wall())
         self._start = Start("0-0")
         self._session = session
         self._cursor = self._start.cursor
@@ -116,18 +119,16 @@ class SseConnection(Response):
         await self._deliver(self._start.entries)
         if self._start.reset or len(self._start.entries) >= self._gw.settings.replay_page:
             self._wake.set()  # after a reset, or a full first page, the rest follows at once
-        loop = asyncio.get_running_loop()
-        expires = loop.time() + (self._expires_at - time.time())
         # No read here: the start was read after registering with the hub, so anything newer
         # has already set `_wake`. Heartbeats come from the gateway's tick (`beat`).
         while True:
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout_at(expires):
+                async with asyncio.timeout_at(self._deadline):
                     await self._wake.wait()
             self._wake.clear()
             if self.reason is not None:
                 return
-            if loop.time() >= expires:
+            if self._expired():
                 self.close("token_expired")
                 return
             try:
@@ -149,8 +150,13 @@ class SseConnection(Response):
                 await self._put(sse.message(entry.id, entry.event, entry.data), entry.data)
             self._cursor = entry.id.decode()
 
+    def _expired(self) -> bool:
+        return self._loop.time() >= self._deadline
+
     async def _put(self, frame: bytes, data: bytes | None) -> None:
         s = self._gw.settings
+        if self.reason is None and self._expired():
+            self.close("token_expired")
         while len(self._buffer) >= s.send_buffer and self.reason is None:
             self._space.clear()
             try:
@@ -170,10 +176,14 @@ class SseConnection(Response):
             self._ready.clear()
             batch, self._buffer = self._buffer, []
             self._space.set()
+            if batch and self._expired():
+                # Queued in time but not yet written: past the deadline only comments go out
+                # (the client resumes with Last-Event-ID and gets these events again).
+                batch = [(frame, data) for frame, data in batch if frame.startswith(b":")]
             if batch:
                 body = b"".join(frame for frame, _ in batch)
                 await send({"type": "http.response.body", "body": body, "more_body": True})
-                now = time.time()
+                now = self._gw.wall()
                 datas = [d for _, d in batch if d is not None]
                 ages = [a for a in (event_age(d, now) for d in datas) if a is not None]
                 if datas:

@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
+from collections.abc import Callable
 from typing import Any
 
 from adapters.gateway.auth import JwtAuthenticator, Principal, RedisTickets
@@ -14,6 +16,7 @@ from adapters.gateway.hub import NotificationHub
 from adapters.gateway.limits import ConnectionLeases
 from adapters.gateway.settings import AuthSettings, GatewaySettings
 from adapters.gateway.streams import UserStreams
+from adapters.gateway.supervisor import RestartPolicy, Supervisor
 from adapters.gateway.telemetry import GatewayTelemetry
 from adapters.redis.client import store_errors
 from adapters.redis.keys import RedisKeys
@@ -24,7 +27,8 @@ log = logging.getLogger("eventbridge.gateway")
 
 
 class Gateway:
-    """Everything a request needs; `run()` keeps the subscription and the leases alive."""
+    """Everything a request needs; `run()` keeps the subscription, the tick and the leases alive
+    (supervised: a loop that dies is restarted, and the gateway is not ready meanwhile)."""
 
     def __init__(
         self,
@@ -35,22 +39,33 @@ class Gateway:
         auth: AuthSettings,
         redis: RedisSettings,
         telemetry: GatewayTelemetry,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
         self.auth_settings = auth
         self.telemetry = telemetry
+        self.wall = wall
         self._client = client
         keys = RedisKeys(redis.sse_prefix, redis.session_prefix, redis.ticket_prefix)
-        self.auth = JwtAuthenticator(auth)
-        self.tickets = RedisTickets(client=client, keys=keys, ttl_s=auth.ticket_ttl_s)
+        self.auth = JwtAuthenticator(auth, wall=wall)
+        self.tickets = RedisTickets(client=client, keys=keys, ttl_s=auth.ticket_ttl_s, wall=wall)
         self.streams = UserStreams(client=client, keys=keys, page=settings.replay_page)
         self.leases = ConnectionLeases(
             client=client,
             keys=keys,
             limit=settings.max_connections_per_user,
             lease_s=settings.lease_s,
+            wall=wall,
         )
         self.hub: NotificationHub[SseConnection] = NotificationHub(client=pubsub_client, keys=keys)
+        self.supervisor = Supervisor(
+            restarts=telemetry,
+            policy=RestartPolicy(
+                max_restarts=settings.task_max_restarts,
+                window_s=settings.task_restart_window_s,
+                backoff_s=settings.task_restart_backoff_s,
+            ),
+        )
         self.draining = False
         self.read_errors = 0
 
@@ -61,9 +76,15 @@ class Gateway:
         last_event_id: str | None,
         history: int,
         session: str | None,
+        ticket: str | None = None,
     ) -> SseConnection:
         """A leased, registered connection positioned per resume/history; may raise
-        LeaseRefused or StoreUnavailable (then nothing is left behind)."""
+        LeaseRefused, StoreUnavailable or (a ticket redeemed meanwhile) AuthError, and then
+        nothing is left behind: the lease is given back and the ticket is not consumed.
+
+        A `ticket` (already peeked to learn `principal`) is redeemed last, once the lease is
+        held and the start is read, so only a stream that opens consumes it.
+        """
         conn_id = secrets.token_hex(8)
         await self.leases.acquire(principal.user_id, conn_id)
         conn = SseConnection(
@@ -83,6 +104,8 @@ class Gateway:
                 start = await self.streams.fresh(
                     principal.user_id, history, session.encode() if session else None
                 )
+            if ticket is not None:
+                await self.tickets.redeem(ticket)
         except BaseException:
             self.hub.unregister(conn)
             with contextlib.suppress(StoreUnavailable):
@@ -92,11 +115,11 @@ class Gateway:
         return conn
 
     async def run(self) -> None:
-        """The subscription, the heartbeat tick and the lease renewal, until cancelled."""
-        async with asyncio.TaskGroup() as tasks:
-            tasks.create_task(self.hub.run())
-            tasks.create_task(self._tick())
-            tasks.create_task(self._renew_leases())
+        """The subscription, the heartbeat tick and the lease renewal, until cancelled; raises
+        TaskFailed when one of them keeps dying (see `adapters.gateway.supervisor`)."""
+        await self.supervisor.run(
+            {"subscription": self.hub.run, "tick": self._tick, "lease_renewal": self._renew_leases}
+        )
 
     async def _tick(self, chunk: int = 100) -> None:
         """Every heartbeat: a comment to each connection, and a re-read for each connection
@@ -156,14 +179,25 @@ class Gateway:
                     await self._client.ping()
         except (StoreUnavailable, TimeoutError):
             redis_ok = False
+        subscribed = self.hub.subscribed.is_set()
+        tasks = self.supervisor.running
+        ok = redis_ok and subscribed and self.supervisor.healthy and not self.draining
         body: dict[str, Any] = {
-            "status": "ready" if redis_ok and not self.draining else "unavailable",
+            "status": "ready" if ok else "unavailable",
             "redis": "up" if redis_ok else "down",
-            "subscription": "up" if self.hub.subscribed.is_set() else "down",
+            "subscription": "up" if subscribed else "down",
+            "tasks": {name: "up" if up else "down" for name, up in tasks.items()},
             "draining": self.draining,
             "connections": len(self.hub),
         }
         snapshot = getattr(self.telemetry, "snapshot", None)
         if callable(snapshot):
             body["telemetry"] = snapshot()
-        return redis_ok and not self.draining, body
+        return ok, body
+
+    def liveness(self) -> tuple[bool, dict[str, Any]]:
+        """Alive unless a background loop gave up (the process is then on its way out)."""
+        failed = self.supervisor.failed
+        if failed is None:
+            return True, {"status": "alive"}
+        return False, {"status": "failed", "task": failed.task, "error": str(failed)}

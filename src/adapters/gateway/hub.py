@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Iterator
 from typing import Any, Generic, Protocol, TypeVar
 
-from redis import exceptions as rx
 from redis.asyncio import Redis
 
+from adapters.redis.client import store_errors
 from adapters.redis.keys import RedisKeys
 from adapters.redis.settings import RedisSettings
+from application.ports import StoreUnavailable
 
 log = logging.getLogger("eventbridge.gateway.hub")
 
@@ -84,7 +86,8 @@ class NotificationHub(Generic[L]):
             listener.wake()
 
     def notify(self, channel: bytes | str) -> None:
-        name = channel.decode() if isinstance(channel, bytes) else channel
+        # The pattern matches any bytes: a channel that is not UTF-8 names no (valid) user.
+        name = channel.decode(errors="replace") if isinstance(channel, bytes) else channel
         user = self._keys.user_of_channel(name)
         for listener in self._by_user.get(user or "", ()):
             listener.wake()
@@ -95,23 +98,26 @@ class NotificationHub(Generic[L]):
         while True:
             pubsub = self._client.pubsub()
             try:
-                await pubsub.psubscribe(self._keys.notify_pattern)
-                while True:
-                    message = await pubsub.get_message(timeout=self._poll_s)
-                    if message is None:
-                        continue
-                    kind = message["type"]
-                    if kind in ("pmessage", b"pmessage"):
-                        self.notify(message["channel"])
-                    elif kind in ("psubscribe", b"psubscribe"):
-                        self._subscribed()
-                        backoff = 0.1
-            except (rx.RedisError, OSError) as exc:
+                with store_errors():
+                    await pubsub.psubscribe(self._keys.notify_pattern)
+                    while True:
+                        message = await pubsub.get_message(timeout=self._poll_s)
+                        if message is None:
+                            continue
+                        kind = message["type"]
+                        if kind in ("pmessage", b"pmessage"):
+                            self.notify(message["channel"])
+                        elif kind in ("psubscribe", b"psubscribe"):
+                            self._subscribed()
+                            backoff = 0.1
+            except StoreUnavailable as exc:
                 if self.subscribed.is_set():
                     log.warning("notification subscription lost", extra={"error": str(exc)})
-                self.subscribed.clear()
             finally:
-                await pubsub.aclose()
+                # Down from here until the next confirmation, however this attempt ended.
+                self.subscribed.clear()
+                with contextlib.suppress(StoreUnavailable), store_errors():
+                    await pubsub.aclose()
             await asyncio.sleep(backoff)  # reconnect backoff, not waiting for a result
             backoff = min(backoff * 2, 2.0)
 

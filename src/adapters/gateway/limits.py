@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from adapters.redis.client import store_errors
@@ -24,6 +24,14 @@ redis.call('ZADD', KEYS[1], now + lease, ARGV[4])
 redis.call('PEXPIRE', KEYS[1], lease)
 return {1, 0}
 """
+# KEYS: conns. ARGV: now_ms, max. Read-only: {1, 0} when a lease could be had now, else
+# {0, ms until the earliest live lease expires}. Advisory (the ticket pre-check): ACQUIRE decides.
+PEEK = """
+local now, max = tonumber(ARGV[1]), tonumber(ARGV[2])
+if redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf') < max then return {1, 0} end
+local first = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+return {0, tonumber(first[2]) - now}
+"""
 
 
 class LeaseRefused(Exception):
@@ -37,32 +45,58 @@ class LeaseRefused(Exception):
 class ConnectionLeases:
     """`sse:user:{u}:conns`: member = connection id, score = lease expiry (unix ms)."""
 
-    def __init__(self, *, client: Any, keys: RedisKeys, limit: int, lease_s: float) -> None:
+    def __init__(
+        self,
+        *,
+        client: Any,
+        keys: RedisKeys,
+        limit: int,
+        lease_s: float,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
         self._client = client
         self._keys = keys
         self._limit = limit
         self._lease_ms = int(lease_s * 1000)
+        self._wall = wall  # unix seconds: lease expiries are shared by every gateway
         self._acquire = client.register_script(ACQUIRE)
+        self._peek = client.register_script(PEEK)
+
+    def _now_ms(self) -> int:
+        return int(self._wall() * 1000)
 
     async def acquire(self, user: str, conn_id: str) -> None:
         """Take a lease for `conn_id` or raise LeaseRefused; expired leases do not count."""
-        now = int(time.time() * 1000)
         with store_errors():
             ok, wait_ms = await self._acquire(
-                keys=[self._keys.conns(user)], args=[now, self._lease_ms, self._limit, conn_id]
+                keys=[self._keys.conns(user)],
+                args=[self._now_ms(), self._lease_ms, self._limit, conn_id],
             )
         if not ok:
-            raise LeaseRefused(max(1, min(math.ceil(int(wait_ms) / 1000), 3600)))
+            raise LeaseRefused(_retry_after_s(wait_ms))
+
+    async def check(self, user: str) -> None:
+        """Raise LeaseRefused if `user` holds the limit of live leases now (takes nothing)."""
+        with store_errors():
+            ok, wait_ms = await self._peek(
+                keys=[self._keys.conns(user)], args=[self._now_ms(), self._limit]
+            )
+        if not ok:
+            raise LeaseRefused(_retry_after_s(wait_ms))
 
     async def renew(self, leases: Sequence[tuple[str, str]], chunk: int = 100) -> None:
-        """Extend every (user, conn_id) lease of this process, pipelined in chunks."""
+        """Extend the (user, conn_id) leases of this process that still exist, in chunks.
+
+        `ZADD XX` only updates: the list is a snapshot, and a connection that closed (ZREM) since
+        must not get its lease back, or its user is refused for up to `lease_s` for nothing.
+        """
         for start in range(0, len(leases), chunk):
-            expiry = int(time.time() * 1000) + self._lease_ms
+            expiry = self._now_ms() + self._lease_ms
             with store_errors():
                 pipe = self._client.pipeline(transaction=False)
                 for user, conn_id in leases[start : start + chunk]:
                     key = self._keys.conns(user)
-                    pipe.execute_command("ZADD", key, expiry, conn_id)
+                    pipe.execute_command("ZADD", key, "XX", expiry, conn_id)
                     pipe.execute_command("PEXPIRE", key, self._lease_ms)
                 await pipe.execute()
             await asyncio.sleep(0)  # let live deliveries run between chunks
@@ -79,3 +113,8 @@ class ConnectionLeases:
                 pipe.zrem(self._keys.conns(user), conn_id)
             if len(pipe):
                 await pipe.execute()
+
+
+def _retry_after_s(wait_ms: Any) -> int:
+    """`Retry-After` in whole seconds: at least 1, at most an hour."""
+    return max(1, min(math.ceil(int(wait_ms) / 1000), 3600))

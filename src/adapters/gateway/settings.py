@@ -20,7 +20,9 @@ class AuthSettings(BaseModel):
     user_claim: str = Field(default="sub", min_length=1)
     audience: str | None = None
     issuer: str | None = None
-    leeway_s: float = Field(default=0.0, ge=0)
+    leeway_s: float = Field(
+        default=0.0, ge=0, description="Clock skew tolerated on nbf/iat (never on exp)"
+    )
     ticket_ttl_s: int = Field(default=30, ge=1, le=600)
     cookie_name: str | None = Field(default=None, description="Cookie holding a JWT, if used")
 
@@ -42,6 +44,15 @@ class GatewaySettings(BaseModel):
     drain_s: float = Field(default=5.0, ge=0)
     slow_client_s: float = Field(
         default=5.0, gt=0, description="How long a full send buffer may stay full before cut-off"
+    )
+    task_max_restarts: int = Field(
+        default=5,
+        ge=0,
+        description="Deaths of one background loop tolerated per window before the process exits",
+    )
+    task_restart_window_s: float = Field(default=300.0, gt=0)
+    task_restart_backoff_s: float = Field(
+        default=0.5, gt=0, description="First restart delay of a dead loop; doubles each time"
     )
     demo_enabled: bool = Field(
         default=False, description="Serve /demo and its dev token (dev only)"

@@ -18,7 +18,10 @@ local newest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 if newest[1] then return newest[1][1] end
 return false
 """
-_STREAM_ID = re.compile(r"^(\d{1,20})-(\d{1,20})$")
+# ASCII digits only (`\d` also matches other scripts' digits, which Redis rejects), matched
+# with fullmatch (`$` would accept a trailing newline); each part must fit Redis's 64 bits.
+_STREAM_ID = re.compile(r"([0-9]{1,20})-([0-9]{1,20})", re.ASCII)
+_U64_MAX = 2**64 - 1
 ZERO = "0-0"
 
 
@@ -43,9 +46,18 @@ class Start:
 
 
 def parse_id(value: str | bytes) -> tuple[int, int] | None:
-    text = value.decode() if isinstance(value, bytes) else value
-    match = _STREAM_ID.match(text)
-    return (int(match[1]), int(match[2])) if match else None
+    """A stream entry id `<ms>-<seq>` as Redis accepts it, or None for anything else."""
+    text = value.decode("ascii", "replace") if isinstance(value, bytes) else value
+    match = _STREAM_ID.fullmatch(text)
+    if match is None:
+        return None
+    ms, seq = int(match[1]), int(match[2])
+    return (ms, seq) if ms <= _U64_MAX and seq <= _U64_MAX else None
+
+
+def _after(sid: tuple[int, int]) -> str | None:
+    """XRANGE's exclusive start after `sid`; None after the largest id (nothing can follow)."""
+    return None if sid == (_U64_MAX, _U64_MAX) else f"({sid[0]}-{sid[1]}"
 
 
 def _score(sid: tuple[int, int]) -> int:
@@ -80,8 +92,11 @@ class UserStreams:
 
     async def read_after(self, user: str, cursor: str, count: int) -> list[Entry]:
         """Up to `count` entries strictly after `cursor`, oldest first."""
+        start = _after(parse_id(cursor) or (0, 0))
+        if start is None:
+            return []
         with store_errors():
-            raw = await self._client.xrange(self._keys.stream(user), f"({cursor}", "+", count=count)
+            raw = await self._client.xrange(self._keys.stream(user), start, "+", count=count)
         return _entries(raw)
 
     async def fresh(self, user: str, history: int, session: bytes | None) -> Start:
@@ -110,14 +125,17 @@ class UserStreams:
         last = parse_id(last_event_id)
         if last is None:
             return Start(ZERO, reset="malformed")
+        cursor, start = f"{last[0]}-{last[1]}", _after(last)
         key = self._keys.stream(user)
         with store_errors():
             # XRANGE runs before XINFO: if XINFO then finds nothing after `last` was trimmed,
             # the page read before it is a complete continuation.
             pipe = self._client.pipeline(transaction=False)
-            pipe.xrange(key, f"({last_event_id}", "+", count=count)
+            if start is not None:
+                pipe.xrange(key, start, "+", count=count)
             pipe.xinfo_stream(key)
-            page, info = await pipe.execute(raise_on_error=False)
+            replies = await pipe.execute(raise_on_error=False)
+        page, info = replies if start is not None else ([], replies[0])
         if isinstance(info, rx.ResponseError) and "no such key" in str(info):
             return Start(ZERO, reset="expired")
         for reply in (page, info):
@@ -129,7 +147,7 @@ class UserStreams:
         reason = await self._gap(user, last, info)
         if reason is not None:
             return Start(ZERO, reset=reason, oldest=oldest)
-        return Start(last_event_id, _entries(page))
+        return Start(cursor, _entries(page))
 
     async def _gap(self, user: str, last: tuple[int, int], info: dict[str, Any]) -> str | None:
         """Why entries after `last` may be missing, or None when the continuation is whole."""

@@ -6,6 +6,9 @@ from collections import Counter
 from datetime import datetime
 from typing import Protocol
 
+# The gateway's supervised background loops (adapters.gateway.gateway): a bounded label set.
+BACKGROUND_TASKS = ("subscription", "tick", "lease_renewal")
+
 
 def event_age(data: bytes, now: float) -> float | None:
     """Seconds since the `timestamp` inside the data JSON, found without decoding it all."""
@@ -34,6 +37,8 @@ class GatewayTelemetry(Protocol):
 
     def rejected(self, reason: str) -> None: ...
 
+    def task_restarted(self, task: str) -> None: ...
+
 
 class InMemoryGatewayTelemetry:
     """Running totals, for /readyz, tests and the benchmark."""
@@ -43,6 +48,7 @@ class InMemoryGatewayTelemetry:
         self.closed: Counter[str] = Counter()
         self.sent_total = 0
         self.rejections: Counter[str] = Counter()
+        self.restarts: Counter[str] = Counter()
         self.latencies: list[float] = []
         self._keep = keep_latencies
 
@@ -64,6 +70,9 @@ class InMemoryGatewayTelemetry:
     def rejected(self, reason: str) -> None:
         self.rejections[reason] += 1
 
+    def task_restarted(self, task: str) -> None:
+        self.restarts[task] += 1
+
     def snapshot(self) -> dict[str, object]:
         return {
             "connections": self.open_connections,
@@ -71,4 +80,5 @@ class InMemoryGatewayTelemetry:
             "closed": dict(self.closed),
             "sent": self.sent_total,
             "rejected": dict(self.rejections),
+            "task_restarts": dict(self.restarts),
         }

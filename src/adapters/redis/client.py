@@ -15,9 +15,68 @@ from redis.retry import Retry
 from adapters.redis.settings import RedisSettings
 from application.ports import StoreUnavailable
 
-# Errors that say "Redis is not available right now": the breaker counts these.
-_UNAVAILABLE = (rx.ConnectionError, rx.TimeoutError, OSError)
-_RETRIABLE_REPLIES = ("LOADING", "READONLY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "OOM")
+# Everything redis-py raises: its error hierarchy has two roots (`RedisError`, and the Cluster
+# client's `RedisClusterException`, which is *not* a RedisError), a few stand-alone classes,
+# and the socket errors (OSError, which includes TimeoutError = asyncio.TimeoutError on 3.11).
+# tests/unit/test_redis_errors.py fails when an upgrade adds a class this tuple misses.
+LIBRARY_ERRORS: tuple[type[BaseException], ...] = (
+    rx.RedisError,
+    rx.RedisClusterException,
+    rx.ChildDeadlockedError,
+    rx.IncorrectPolicyType,
+    OSError,
+)
+
+# Never worth retrying: the same call fails the same way (a bad argument, a script or type
+# error, a permission). Checked before the retriable classes, as some inherit from them.
+_PERMANENT: tuple[type[BaseException], ...] = (
+    rx.AuthenticationError,
+    rx.AuthorizationError,
+    rx.AuthenticationWrongNumberOfArgsError,
+    rx.NoPermissionError,
+    rx.ClusterCrossSlotError,
+    rx.CrossSlotTransactionError,
+    rx.InvalidPipelineStack,
+    rx.ExecAbortError,
+    rx.ModuleError,
+    rx.DataError,
+    rx.PubSubError,
+    rx.LockError,
+    rx.ChildDeadlockedError,
+    rx.IncorrectPolicyType,
+)
+# Redis is (for now) unreachable, busy, failing over or resharding: trying again may succeed.
+_TRANSIENT: tuple[type[BaseException], ...] = (
+    rx.ConnectionError,  # incl. BusyLoadingError, MaxConnectionsError, sentinel lookups
+    rx.TimeoutError,
+    rx.InvalidResponse,  # a garbled reply: the connection is dropped and made again
+    rx.ClusterError,  # incl. ClusterDownError, MasterDownError
+    rx.AskError,  # incl. MovedError
+    rx.TryAgainError,
+    rx.ReadOnlyError,
+    rx.OutOfMemoryError,
+    rx.NoScriptError,  # a restarted Redis forgot its scripts; they are loaded again
+    rx.NoSuchFieldsetError,
+    rx.WatchError,
+    rx.SlotNotCoveredError,
+    OSError,
+)
+# A plain ResponseError is retriable only when the server says it is a passing state.
+_RETRIABLE_REPLIES = (
+    "LOADING",
+    "READONLY",
+    "MASTERDOWN",
+    "CLUSTERDOWN",
+    "TRYAGAIN",
+    "OOM",
+    "BUSY",
+    "MOVED",
+    "ASK",
+    "NOREPLICAS",
+)
+# A bare RedisClusterException is mostly "cannot be connected" / "slots not covered" (transient);
+# these messages mark the ones that are a caller's mistake instead.
+_CLUSTER_USAGE = ("Argument", "Invalid args", "No way to dispatch", "must map", "not supported")
 
 
 def make_client(settings: RedisSettings) -> Any:
@@ -43,19 +102,33 @@ async def open_client(settings: RedisSettings) -> AsyncIterator[Any]:
         await client.aclose()
 
 
-def translate(exc: BaseException) -> StoreUnavailable:
-    """Map a redis-py error to the port's error, keeping the cause."""
-    if isinstance(exc, _UNAVAILABLE):
-        return StoreUnavailable(f"Redis unavailable: {type(exc).__name__}: {exc}", retriable=True)
+def is_retriable(exc: BaseException) -> bool:
+    """Whether the same call may succeed later (outage, failover, resharding, loading)."""
+    if isinstance(exc, _PERMANENT):
+        return False
+    if isinstance(exc, _TRANSIENT):
+        return True
     message = str(exc)
-    retriable = message.startswith(_RETRIABLE_REPLIES)
-    return StoreUnavailable(f"Redis refused: {message}", retriable=retriable)
+    if isinstance(exc, rx.RedisClusterException):
+        return not any(marker in message for marker in _CLUSTER_USAGE)
+    return message.startswith(_RETRIABLE_REPLIES)
+
+
+def translate(exc: BaseException) -> StoreUnavailable:
+    """Map a redis-py (or socket) error to the port's error; the caller keeps the cause."""
+    unreachable = isinstance(exc, (rx.ConnectionError, rx.TimeoutError, OSError))
+    verb = "unavailable" if unreachable else "refused"
+    message = f"Redis {verb}: {type(exc).__name__}: {exc}"
+    return StoreUnavailable(message, retriable=is_retriable(exc))
 
 
 @contextmanager
 def store_errors() -> Iterator[None]:
-    """Re-raise any redis-py error inside the block as StoreUnavailable (cause kept)."""
+    """Re-raise any redis-py error inside the block as StoreUnavailable (cause kept).
+
+    CancelledError is a BaseException and passes through untouched.
+    """
     try:
         yield
-    except (rx.RedisError, *_UNAVAILABLE) as exc:
+    except LIBRARY_ERRORS as exc:
         raise translate(exc) from exc

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from opentelemetry.metrics import Meter
 
+from adapters.gateway.telemetry import BACKGROUND_TASKS
 from adapters.telemetry.otel import end_to_end_histogram
 
 # The gateway's close reasons (adapters.gateway.connection.CloseReason), preset at zero.
@@ -12,9 +13,11 @@ SSE_WRITE = {"stage": "sse_write"}
 
 
 class OtelGatewayTelemetry:
-    """SSE connections, messages sent, disconnects and rejections by reason, end-to-end latency.
+    """SSE connections, messages sent, disconnects and rejections by reason, end-to-end latency,
+    restarts of the background loops.
 
-    Reasons are the gateway's fixed codes, so they are bounded labels; no user id is recorded.
+    Reasons and task names are the gateway's fixed codes, so they are bounded labels; no user id
+    is recorded.
     """
 
     def __init__(self, *, meter: Meter) -> None:
@@ -30,11 +33,18 @@ class OtelGatewayTelemetry:
         self._rejected = meter.create_counter(
             "eventbridge_sse_rejected", "{request}", "SSE or ticket requests refused, by reason"
         )
+        self._restarts = meter.create_counter(
+            "eventbridge_gateway_task_restarts",
+            "{restart}",
+            "Background loops (subscription, tick, lease renewal) restarted after dying, by task",
+        )
         self._end_to_end = end_to_end_histogram(meter)
         self._connections.add(0)
         self._sent.add(0)
         for reason in CLOSE_REASONS:
             self._disconnects.add(0, {"reason": reason})
+        for task in BACKGROUND_TASKS:
+            self._restarts.add(0, {"task": task})
 
     def connection_opened(self) -> None:
         self._connections.add(1)
@@ -51,3 +61,6 @@ class OtelGatewayTelemetry:
 
     def rejected(self, reason: str) -> None:
         self._rejected.add(1, {"reason": reason})
+
+    def task_restarted(self, task: str) -> None:
+        self._restarts.add(1, {"task": task})

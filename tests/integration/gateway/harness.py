@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import jwt
 import orjson
 
@@ -99,11 +100,15 @@ class GatewayHarness:
         return ids
 
     @asynccontextmanager
-    async def serve(self) -> AsyncIterator[GatewayHarness]:
-        """Run the gateway in this loop until the block ends, then stop it gracefully."""
+    async def serve(self, *, otel: bool = False) -> AsyncIterator[GatewayHarness]:
+        """Run the gateway in this loop until the block ends, then stop it gracefully.
+
+        `otel`: the production telemetry (OpenTelemetry, `/metrics`) instead of the in-memory one.
+        """
         stop, ready = asyncio.Event(), asyncio.Event()
+        telemetry = None if otel else self.telemetry
         task = asyncio.create_task(
-            run_gateway(self.settings, stop, ready=ready, telemetry=self.telemetry)
+            run_gateway(self.settings, stop, ready=ready, telemetry=telemetry)
         )
         waiter = asyncio.create_task(ready.wait())
         await asyncio.wait({task, waiter}, timeout=20, return_when=asyncio.FIRST_COMPLETED)
@@ -117,6 +122,12 @@ class GatewayHarness:
             stop.set()
             async with asyncio.timeout(20):
                 await task
+
+
+async def get(gw: GatewayHarness, path: str, **kwargs: Any) -> httpx.Response:
+    """One plain request to the gateway under test."""
+    async with httpx.AsyncClient(base_url=gw.base_url, timeout=5) as client:
+        return await client.get(path, **kwargs)
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], what: str, within: float = 10) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from simulator.services import Services
-from tests.integration.gateway.harness import GatewayHarness
+from tests.integration.gateway.harness import GatewayHarness, eventually
 from tests.integration.gateway.sse_client import open_stream
 
 
@@ -119,5 +119,117 @@ def test_a_session_cookie_authenticates_when_configured(
             async with open_stream(gw.base_url, headers=headers) as stream:
                 ids = await gw.publish("u1", 1)
                 assert [f.id for f in await stream.messages(1)] == ids
+
+    asyncio.run(scenario())
+
+
+def test_a_token_past_exp_is_refused_even_within_the_leeway_and_is_sent_nothing(
+    real_services: Services, unique: str
+) -> None:
+    gw = GatewayHarness(real_services, unique, auth={"leeway_s": 60})
+
+    async def scenario() -> None:
+        async with gw.serve(), httpx.AsyncClient(base_url=gw.base_url, timeout=5) as client:
+            await gw.publish("u1", 3)
+            expired = {"authorization": f"Bearer {gw.token('u1', ttl_s=-5)}"}
+            stream = await client.get("/v1/events", params={"history": "3"}, headers=expired)
+            ticket = await client.post("/v1/sse-tickets", headers=expired)
+            # The leeway still covers clock skew on `iat`: a token "issued" 30 s ahead is fine.
+            skewed = gw.token("u1", iat=int(time.time()) + 30)
+            async with open_stream(gw.base_url, token=skewed, params={"history": "1"}) as ok:
+                assert len(await ok.messages(1)) == 1
+        for response in (stream, ticket):
+            assert response.status_code == 401
+            assert response.json()["reason"] == "expired_token"
+            assert "data:" not in response.text
+        assert gw.telemetry.sent_total == 1
+
+    asyncio.run(scenario())
+
+
+def test_a_request_refused_with_400_keeps_its_ticket_usable(
+    real_services: Services, unique: str
+) -> None:
+    gw = GatewayHarness(real_services, unique)
+
+    async def scenario() -> None:
+        async with gw.serve():
+            ticket = (await _ticket(gw, gw.token("u1")))["ticket"]
+            bad = [{"history": "lots"}, {"history": "\u0661"}, {"session_id": "s" * 300}]
+            for params in bad:
+                response = await _get(gw, params={"ticket": ticket, **params})
+                assert response.status_code == 400, params
+                assert response.json()["error"] == "bad_request"
+            async with open_stream(gw.base_url, params={"ticket": ticket}) as stream:
+                assert (await stream.next()).retry is not None
+            assert (await _get(gw, params={"ticket": ticket})).status_code == 401  # used now
+
+    asyncio.run(scenario())
+
+
+def test_a_stream_refused_with_429_keeps_its_ticket_for_a_retry(
+    real_services: Services, unique: str
+) -> None:
+    gw = GatewayHarness(real_services, unique, gateway={"max_connections_per_user": 1})
+
+    async def scenario() -> None:
+        async with gw.serve():
+            ticket = (await _ticket(gw, gw.token("u1")))["ticket"]
+            async with open_stream(gw.base_url, token=gw.token("u1")) as first:
+                await first.next()
+                refused = await _get(gw, params={"ticket": ticket})
+                assert refused.status_code == 429
+                assert int(refused.headers["retry-after"]) >= 1
+            async with open_stream(gw.base_url, params={"ticket": ticket}) as retried:
+                assert (await retried.next()).retry is not None
+            async with gw.redis() as client:
+                assert await client.zcard(gw.keys.conns("u1")) == 0  # nothing leaked
+
+    asyncio.run(scenario())
+
+
+def test_a_ticket_is_refused_with_429_and_retry_after_while_the_user_is_at_the_limit(
+    real_services: Services, unique: str
+) -> None:
+    gw = GatewayHarness(real_services, unique, gateway={"max_connections_per_user": 1})
+
+    async def scenario() -> None:
+        async with gw.serve():
+            headers = {"authorization": f"Bearer {gw.token('u1')}"}
+            async with (
+                open_stream(gw.base_url, token=gw.token("u1")) as stream,
+                httpx.AsyncClient(base_url=gw.base_url, timeout=5) as client,
+            ):
+                await stream.next()
+                refused = await client.post("/v1/sse-tickets", headers=headers)
+            assert refused.status_code == 429
+            assert 1 <= int(refused.headers["retry-after"]) <= 45  # the lease's lifetime
+            assert refused.json()["error"] == "too_many_connections"
+            await _ticket(gw, gw.token("u1"))  # the stream closed: a ticket again
+        assert gw.telemetry.rejections["too_many_connections"] == 1
+
+    asyncio.run(scenario())
+
+
+def test_requests_racing_for_one_ticket_open_exactly_one_stream_and_leak_no_lease(
+    real_services: Services, unique: str
+) -> None:
+    gw = GatewayHarness(real_services, unique, gateway={"max_connections_per_user": 10})
+
+    async def attempt(client: httpx.AsyncClient, ticket: str) -> int:
+        async with client.stream("GET", "/v1/events", params={"ticket": ticket}) as response:
+            return response.status_code
+
+    async def scenario() -> None:
+        async with gw.serve(), httpx.AsyncClient(base_url=gw.base_url, timeout=5) as client:
+            ticket = (await _ticket(gw, gw.token("u1")))["ticket"]
+            statuses = await asyncio.gather(*(attempt(client, ticket) for _ in range(8)))
+            assert sorted(statuses) == [200] + [401] * 7
+            async with gw.redis() as redis:
+
+                async def released() -> bool:
+                    return await redis.zcard(gw.keys.conns("u1")) == 0
+
+                await eventually(released, "every lease to be given back")
 
     asyncio.run(scenario())

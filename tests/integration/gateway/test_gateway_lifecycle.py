@@ -18,6 +18,10 @@ async def _status(gw: GatewayHarness, path: str) -> int:
         return (await client.get(path)).status_code
 
 
+async def _is(gw: GatewayHarness, path: str, status: int) -> bool:
+    return await _status(gw, path) == status
+
+
 def test_health_endpoints_and_a_graceful_drain_that_ends_open_streams(
     real_services: Services, unique: str
 ) -> None:
@@ -27,11 +31,16 @@ def test_health_endpoints_and_a_graceful_drain_that_ends_open_streams(
         async with contextlib.AsyncExitStack() as streams:
             async with gw.serve():
                 assert await _status(gw, "/livez") == 200
+                # Ready once the subscription is confirmed, a moment after listening.
+                await eventually(lambda: _is(gw, "/readyz", 200), "the gateway to be ready")
                 async with httpx.AsyncClient(base_url=gw.base_url, timeout=5) as client:
-                    ready = await client.get("/readyz")
-                assert ready.status_code == 200
-                assert ready.json()["redis"] == "up"
-                assert ready.json()["draining"] is False
+                    ready = (await client.get("/readyz")).json()
+                assert (ready["redis"], ready["subscription"], ready["draining"]) == (
+                    "up",
+                    "up",
+                    False,
+                )
+                assert ready["tasks"] == {"subscription": "up", "tick": "up", "lease_renewal": "up"}
                 assert await _status(gw, "/demo") == 404  # off unless enabled
                 stream = await streams.enter_async_context(
                     open_stream(gw.base_url, token=gw.token("u1"))
@@ -63,16 +72,9 @@ def test_open_streams_survive_a_redis_restart_and_miss_nothing(
             # (PR_SET_PDEATHSIG), so it must be (re)started from this, the main, thread.
             redis.stop()
 
-            async def unready() -> bool:
-                return await _status(gw, "/readyz") == 503
-
-            await eventually(unready, "/readyz to report Redis down")
+            await eventually(lambda: _is(gw, "/readyz", 503), "/readyz to report Redis down")
             redis.start()
-
-            async def ready() -> bool:
-                return await _status(gw, "/readyz") == 200
-
-            await eventually(ready, "/readyz to recover", within=20)
+            await eventually(lambda: _is(gw, "/readyz", 200), "/readyz to recover", within=20)
             after = await gw.publish("u1", 3)
             assert [f.id for f in await stream.messages(3, within=15)] == after
 

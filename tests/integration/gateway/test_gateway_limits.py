@@ -6,7 +6,9 @@ import asyncio
 import time
 
 import httpx
+import pytest
 
+from adapters.gateway.limits import ConnectionLeases, LeaseRefused
 from simulator.services import Services
 from tests.integration.gateway.harness import GatewayHarness, eventually
 from tests.integration.gateway.sse_client import open_stream
@@ -68,3 +70,26 @@ async def _opens(base_url: str, token: str) -> bool:
 
 async def _empty(client: object, key: str) -> bool:
     return await client.zcard(key) == 0  # type: ignore[attr-defined,no-any-return]
+
+
+def test_renewing_a_stale_snapshot_never_resurrects_a_lease_released_meanwhile(
+    real_services: Services, unique: str
+) -> None:
+    gw = GatewayHarness(real_services, unique, gateway={"max_connections_per_user": 1})
+
+    async def scenario() -> None:
+        async with gw.redis() as client:
+            leases = ConnectionLeases(client=client, keys=gw.keys, limit=1, lease_s=30)
+            await leases.acquire("u1", "closing-conn")
+            await leases.acquire("u2", "live-conn")
+            snapshot = [("u1", "closing-conn"), ("u2", "live-conn")]  # the renewal loop's list
+            await leases.release("u1", "closing-conn")  # the client disconnects right then
+            before = await client.zscore(gw.keys.conns("u2"), "live-conn")
+            await leases.renew(snapshot)
+            assert await client.zscore(gw.keys.conns("u1"), "closing-conn") is None
+            assert await client.zscore(gw.keys.conns("u2"), "live-conn") >= before
+            await leases.acquire("u1", "reconnect")  # not refused for a connection that is gone
+            with pytest.raises(LeaseRefused):
+                await leases.acquire("u2", "second")  # the live lease still counts
+
+    asyncio.run(scenario())

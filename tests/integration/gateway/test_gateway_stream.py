@@ -200,3 +200,40 @@ def test_a_slow_reader_is_cut_off_and_then_resumes_without_loss(
             assert _ids(received) == ids
 
     asyncio.run(scenario())
+
+
+def test_last_event_ids_redis_would_reject_get_a_malformed_reset_never_a_503(
+    real_services: Services, unique: str
+) -> None:
+    gw = GatewayHarness(real_services, unique)
+    in_header = ["18446744073709551616-0", "1-18446744073709551616", "99999999999999999999-0"]
+    in_query = [
+        *in_header,
+        "\u0661\u0662\u0663-\u0660",
+        "1-1\n",
+        "1-1\r\n",
+        "12-3 ",
+    ]  # a header holds no newline
+
+    async def first_frames(headers: dict[str, str], params: dict[str, str], n: int) -> list[Frame]:
+        token = gw.token("u1")
+        async with open_stream(gw.base_url, token=token, headers=headers, params=params) as stream:
+            return await stream.messages(n)
+
+    async def scenario() -> None:
+        async with gw.serve():
+            ids = await gw.publish("u1", 3)
+            cases = [({"last-event-id": v}, {}) for v in in_header]
+            cases += [({}, {"last_event_id": v}) for v in in_query]
+            for headers, params in cases:
+                reset, *rest = await first_frames(headers, params, 1 + len(ids))
+                assert (reset.event, orjson.loads(reset.text)["reason"]) == ("reset", "malformed")
+                assert _ids(rest) == ids, (headers, params)
+            # The largest id Redis can represent is well formed; nothing can follow it.
+            newest = {"last-event-id": "18446744073709551615-18446744073709551615"}
+            reset, *rest = await first_frames(newest, {}, 1 + len(ids))
+            assert (reset.event, orjson.loads(reset.text)["reason"]) == ("reset", "unknown_id")
+            assert _ids(rest) == ids
+        assert gw.telemetry.rejections["store_unavailable"] == 0
+
+    asyncio.run(scenario())

@@ -135,9 +135,20 @@ def test_no_label_can_carry_a_user_id(providers: TelemetryProviders) -> None:
     labels = label_names(scrape(providers))
     assert labels <= {
         "event_type", "reason", "from", "to", "stage", "state", "topic", "partition", "le",
-        "service_name", "service_instance_id", "telemetry_sdk_language", "telemetry_sdk_name",
-        "telemetry_sdk_version",
+        "task", "service_name", "service_instance_id", "telemetry_sdk_language",
+        "telemetry_sdk_name", "telemetry_sdk_version",
     }  # fmt: skip
+
+
+def test_gateway_task_restarts_are_counted_per_task_from_zero(
+    providers: TelemetryProviders,
+) -> None:
+    gateway = OtelGatewayTelemetry(meter=providers.meter_provider.get_meter("g"))
+    gateway.task_restarted("tick")
+    text = scrape(providers)
+    assert total(text, "eventbridge_gateway_task_restarts_total", task="tick") == 1
+    assert total(text, "eventbridge_gateway_task_restarts_total", task="subscription") == 0
+    assert total(text, "eventbridge_gateway_task_restarts_total", task="lease_renewal") == 0
 
 
 def test_gateway_connections_sends_disconnects_and_latency(providers: TelemetryProviders) -> None:
