@@ -9,6 +9,7 @@ export const RESERVED_EVENTS = Object.freeze(["reset", "closing", "open", "error
 
 const DEFAULT_INITIAL_DELAY_MS = 500;
 const DEFAULT_MAX_DELAY_MS = 30000;
+const MAX_TIMER_MS = 2147483647; // a longer setTimeout fires at once in browsers
 const ZERO_ID = "0-0";
 
 /**
@@ -23,7 +24,8 @@ export function backoffDelay(attempt, options = {}, random = Math.random) {
   const retryAfter = options.retryAfterMs ?? 0;
   const steps = Math.min(Math.max(0, Math.floor(attempt)), 30);
   const ceiling = Math.min(max, initial * 2 ** steps);
-  return Math.round(Math.max(retryAfter, ceiling / 2) + random() * (ceiling / 2));
+  const delay = Math.round(Math.max(retryAfter, ceiling / 2) + random() * (ceiling / 2));
+  return Math.min(delay, MAX_TIMER_MS);
 }
 
 /**
@@ -81,6 +83,18 @@ async function failure(response) {
     message: typeof body.message === "string" ? body.message : `HTTP ${response.status}`,
     retryAfterMs: parseRetryAfter(response.headers.get("retry-after")),
   };
+}
+
+/** Run a page's callback; if it throws, report it and carry on, so a bug in a callback
+ *  never stops the reconnects or the other callbacks. */
+function guarded(callback, value) {
+  if (typeof callback !== "function") return;
+  try {
+    callback(value);
+  } catch (error) {
+    if (typeof globalThis.reportError === "function") globalThis.reportError(error);
+    else console.error(error);
+  }
 }
 
 /** The gateway's data is JSON; anything else is handed over as the text it was. */
@@ -153,8 +167,7 @@ class Stream {
   }
 
   _call(name, value) {
-    const callback = this._o[name];
-    if (typeof callback === "function") callback(value);
+    guarded(this._o[name], value);
   }
 
   async _run(generation) {
@@ -265,7 +278,7 @@ class Stream {
     if (e.lastEventId) this.lastEventId = e.lastEventId;
     const event = { id: e.lastEventId || null, type: e.type, data: parsed(e.data) };
     this._call("onEvent", event);
-    for (const callback of this._listeners.get(e.type) ?? []) callback(event);
+    for (const callback of this._listeners.get(e.type) ?? []) guarded(callback, event);
   }
 
   _closing(e) {

@@ -343,3 +343,33 @@ test("no callback runs inside connect(): the caller holds the handle first", asy
   assert.deepEqual(seen, [["token", true]]);
   handle.close();
 });
+
+test("a callback that throws is reported, and the client reconnects all the same", async (t) => {
+  const reported = [];
+  const original = globalThis.reportError;
+  globalThis.reportError = (error) => reported.push(error.message);
+  t.after(() => {
+    globalThis.reportError = original;
+  });
+  const got = [];
+  const { handle } = start({
+    onClosing: () => {
+      throw new Error("page bug in onClosing");
+    },
+    onEvent: () => {
+      throw new Error("page bug in onEvent");
+    },
+  });
+  handle.on(THEME, (e) => got.push(e.id));
+  await settle();
+  FakeSource.all[0].emit("open");
+  FakeSource.all[0].emit(THEME, { data: data(1), lastEventId: "3-0" });
+  FakeSource.all[0].emit("closing", { data: '{"reason":"token_expired"}', lastEventId: "3-0" });
+  mock.timers.tick(0);
+  await settle();
+  assert.deepEqual(reported, ["page bug in onEvent", "page bug in onClosing"]);
+  assert.deepEqual(got, ["3-0"]);
+  assert.equal(FakeSource.all.length, 2);
+  assert.equal(FakeSource.all[1].params.get("last_event_id"), "3-0");
+  handle.close();
+});

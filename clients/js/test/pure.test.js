@@ -43,6 +43,10 @@ test("a Retry-After is a floor the jitter adds to, even above the cap", () => {
   assert.equal(backoffDelay(9, { ...opts, retryAfterMs: 60000 }, low), 60000);
 });
 
+test("no delay is longer than a browser's timer can wait", () => {
+  assert.equal(backoffDelay(0, { retryAfterMs: 1e12 }, low), 2147483647);
+});
+
 test("Retry-After in seconds or as an HTTP date; anything else is null", () => {
   const now = Date.parse("2025-01-01T00:00:00Z");
   assert.equal(parseRetryAfter("3", now), 3000);
