@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from selenium import webdriver
 
+from simulator.genesis_model import SimRecord
 from simulator.services import Services
 from tests.doc_examples import example
 from tests.e2e.page import ExamplePage
@@ -62,27 +63,11 @@ def test_the_client_resumes_exactly_across_a_gateway_sigkill_and_restart(
 ) -> None:
     stack: BrowserStack = stack_factory()
     records, expected = records_for(80, seed=21)
-    cut = split_after(records, expected, 20)
-    page = ExamplePage(browser, stack.base_url)
-    page.open(event_types(records))
-    page.run(example("client"))
-    page.wait(lambda s: any(x["state"] == "live" for x in s["statuses"]), "the stream to open")
-
-    stack.produce(records[:cut])
-    assert _ids(page.received(20)) == expected[:20]
-    last_before = page.app()["received"][-1]["id"]
-
-    stack.kill_gateway()  # no drain, no closing frame: the connection just breaks
-    page.wait(lambda s: s["statuses"][-1]["state"] == "waiting", "the client to see the drop")
-    stack.produce(records[cut:])
-    stack.wait_in_stream(expected)  # written while no gateway runs: the resume must replay them
-    stack.start_gateway()  # the same port
-
-    received = page.received(len(expected))
-    _exactly(stack, received, expected)
+    page = _client_page(browser, stack, records)
+    _across_a_gateway_crash(stack, page, records, expected, dropped="waiting")
     opens = page.states("live")
     assert opens[0]["resumedFrom"] is None
-    assert opens[-1]["resumedFrom"] == last_before
+    assert opens[-1]["resumedFrom"] == page.app()["received"][19]["id"]
     assert page.app()["resets"] == []
     assert page.app()["tokens"] == 1  # a drop keeps the token; only expiry asks for a new one
 
@@ -95,20 +80,8 @@ def test_the_client_waits_out_a_full_connection_limit_then_receives_everything(
     stack_factory: Any, browser: webdriver.Chrome
 ) -> None:
     stack: BrowserStack = stack_factory(gateway={"max_connections_per_user": 1, "lease_s": 3})
-    records, expected = records_for(40, seed=22)
-    holder = _hold_a_stream(stack)
-    try:
-        page = ExamplePage(browser, stack.base_url)
-        page.open(event_types(records))
-        page.run(example("client"))
-        page.wait(lambda s: len(page.states("waiting")) >= 2, "the client to be refused twice")
-        assert page.states("live") == []
-    finally:
-        holder.terminate()
-        holder.wait(10)
-    page.wait(lambda s: bool(page.states("live")), "the stream to open once the limit frees up")
-    stack.produce(records)
-    _exactly(stack, page.received(len(expected)), expected)
+    refusals = _refused_at_the_limit_then_served(stack, browser, seed=22, refusals=2)
+    assert all(not r["fatal"] for r in refusals)
 
 
 def test_a_429_from_the_ticket_endpoint_is_reported_and_its_retry_after_honoured(
@@ -117,27 +90,35 @@ def test_a_429_from_the_ticket_endpoint_is_reported_and_its_retry_after_honoured
     """Needs the gateway to refuse the ticket (not only the stream) at the limit: an
     EventSource cannot read the 429 of a refused stream (issue 10's advisory ticket check)."""
     stack: BrowserStack = stack_factory(gateway={"max_connections_per_user": 1, "lease_s": 3})
-    records, expected = records_for(30, seed=23)
+    refused = _refused_at_the_limit_then_served(stack, browser, seed=23, refusals=1)[0]
+    assert (refused.get("kind"), refused.get("status"), refused.get("reason")) == (
+        "http",
+        429,
+        "limit",
+    )
+    assert 1000 <= refused["retryAfterMs"] <= 3000
+    assert refused["retryInMs"] >= refused["retryAfterMs"]
+
+
+def _refused_at_the_limit_then_served(
+    stack: BrowserStack, browser: webdriver.Chrome, *, seed: int, refusals: int
+) -> list[dict[str, Any]]:
+    """The user's only allowed stream is held elsewhere while the page starts; once it is
+    released the page gets every event. Returns what the client reported while refused."""
+    records, expected = records_for(30, seed=seed)
     holder = _hold_a_stream(stack)
     try:
-        page = ExamplePage(browser, stack.base_url)
-        page.open(event_types(records))
-        page.run(example("client"))
-        page.wait(lambda s: bool(page.states("waiting")), "the client to be refused")
-        refused = page.states("waiting")[0]
-        assert (refused.get("kind"), refused.get("status"), refused.get("reason")) == (
-            "http",
-            429,
-            "limit",
-        )
-        assert 1000 <= refused["retryAfterMs"] <= 3000
-        assert refused["retryInMs"] >= refused["retryAfterMs"]
+        page = _client_page(browser, stack, records, until_live=False)
+        page.wait(lambda _: len(page.states("waiting")) >= refusals, "the client to be refused")
+        refused = page.states("waiting")
+        assert page.states("live") == []
     finally:
         holder.terminate()
         holder.wait(10)
-    page.wait(lambda s: bool(page.states("live")), "the stream to open once the limit frees up")
+    page.wait(lambda _: bool(page.states("live")), "the stream to open once the limit frees up")
     stack.produce(records)
     _exactly(stack, page.received(len(expected)), expected)
+    return refused
 
 
 def test_the_client_hands_over_a_reset_when_its_position_was_trimmed_and_then_what_is_held(
@@ -146,10 +127,7 @@ def test_the_client_hands_over_a_reset_when_its_position_was_trimmed_and_then_wh
     stack: BrowserStack = stack_factory(redis={"stream_maxlen": 10})
     records, expected = records_for(400, seed=24)
     cut = split_after(records, expected, 5)
-    page = ExamplePage(browser, stack.base_url)
-    page.open(event_types(records))
-    page.run(example("client"))
-    page.wait(lambda s: bool(page.states("live")), "the stream to open")
+    page = _client_page(browser, stack, records)
     stack.produce(records[:cut])
     assert _ids(page.received(5)) == expected[:5]
 
@@ -181,10 +159,7 @@ def test_a_token_that_expires_mid_stream_is_replaced_and_nothing_is_missed_or_re
     seed = split_after(records, expected, 3)
     stack.produce(records[:seed])
     stack.wait_in_stream(expected[:3])
-    page = ExamplePage(browser, stack.base_url)
-    page.open(event_types(records))
-    page.run(example("client"))
-    page.wait(lambda s: bool(page.states("live")), "the stream to open")
+    page = _client_page(browser, stack, records)
     stack.produce_paced(records[seed:], rate=8)  # ~8 s of traffic over tokens that live 1-2 s
 
     _exactly(stack, page.received(len(expected) - 3), expected[3:])
@@ -200,24 +175,51 @@ def test_the_cookie_path_with_the_browsers_own_eventsource_resumes_across_a_gate
 ) -> None:
     stack: BrowserStack = stack_factory()
     records, expected = records_for(80, seed=26)
-    cut = split_after(records, expected, 20)
     page = ExamplePage(browser, stack.base_url)
     page.open(event_types(records))
     browser.add_cookie({"name": COOKIE, "value": stack.demo_token(), "path": "/", "httpOnly": True})
     page.run(example("cookie"))
     page.wait(lambda _: stack.connections() == 1, "the EventSource to connect")
+    _across_a_gateway_crash(stack, page, records, expected, dropped="reconnecting")
+    assert page.states("refused") == []  # the browser's own reconnect was never refused
+    assert page.app()["resets"] == []
+
+
+def _across_a_gateway_crash(
+    stack: BrowserStack,
+    page: ExamplePage,
+    records: list[SimRecord],
+    expected: list[str],
+    *,
+    dropped: str,
+) -> None:
+    """20 events live; SIGKILL the gateway (no drain, no closing frame); the rest is written
+    while no gateway runs; a new gateway on the same port: the page must resume exactly."""
+    cut = split_after(records, expected, 20)
     stack.produce(records[:cut])
     assert _ids(page.received(20)) == expected[:20]
-
     stack.kill_gateway()
-    page.wait(lambda s: bool(page.states("reconnecting")), "the browser to see the drop")
+    page.wait(lambda _: bool(page.states(dropped)), "the page to see the drop")
     stack.produce(records[cut:])
     stack.wait_in_stream(expected)
     stack.start_gateway()
-
     _exactly(stack, page.received(len(expected)), expected)
-    assert page.states("refused") == []  # the browser's own reconnect was never refused
-    assert page.app()["resets"] == []
+
+
+def _client_page(
+    browser: webdriver.Chrome,
+    stack: BrowserStack,
+    records: list[SimRecord],
+    *,
+    until_live: bool = True,
+) -> ExamplePage:
+    """The doc's client example running on the gateway's origin, listening for `records`' types."""
+    page = ExamplePage(browser, stack.base_url)
+    page.open(event_types(records))
+    page.run(example("client"))
+    if until_live:
+        page.wait(lambda _: bool(page.states("live")), "the stream to open")
+    return page
 
 
 def _hold_a_stream(stack: BrowserStack) -> subprocess.Popen[bytes]:
