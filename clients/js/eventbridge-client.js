@@ -153,7 +153,7 @@ class Stream {
   close() {
     if (this.state === "closed") return;
     this._generation += 1;
-    this._state("closed");
+    this.state = "closed";
     clearTimeout(this._timer);
     this._timer = null;
     this._abort?.abort();
@@ -162,16 +162,13 @@ class Stream {
     this._source = null;
   }
 
-  _state(state) {
-    this.state = state;
-  }
-
   _call(name, value) {
     guarded(this._o[name], value);
   }
 
   async _run(generation) {
-    this._state("connecting");
+    if (generation !== this._generation) return; // closed by a callback just before
+    this.state = "connecting";
     let fresh = false;
     if (this._token === null) {
       try {
@@ -252,7 +249,7 @@ class Stream {
       opened = true;
       this._attempt = 0;
       this.connects += 1;
-      this._state("open");
+      this.state = "open";
       this._call("onOpen", { resumedFrom, connects: this.connects });
     });
     source.addEventListener("error", () => {
@@ -301,7 +298,7 @@ class Stream {
     this._generation += 1;
     this._source?.close();
     this._source = null;
-    this._state("waiting");
+    this.state = "waiting";
   }
 
   _retry(info) {
@@ -316,7 +313,7 @@ class Stream {
 
   _schedule(delay) {
     if (this.state === "closed") return;
-    this._state("waiting");
+    this.state = "waiting";
     clearTimeout(this._timer);
     const generation = ++this._generation;
     this._timer = setTimeout(() => {

@@ -373,3 +373,24 @@ test("a callback that throws is reported, and the client reconnects all the same
   assert.equal(FakeSource.all[1].params.get("last_event_id"), "3-0");
   handle.close();
 });
+
+test("a page that closes the stream from onError stays closed", async () => {
+  let errors = 0;
+  const { handle } = start({
+    onError: () => {
+      errors += 1;
+      if (errors === 2) handle.close();
+    },
+  });
+  await settle();
+  FakeSource.all[0].emit("open");
+  FakeSource.all[0].emit("error"); // error 1: a drop; a retry is scheduled
+  answers.push(respond(401, { reason: "expired_token" }));
+  mock.timers.tick(1000);
+  await settle(); // error 2: the kept token is refused, and the page closes
+  assert.equal(handle.state, "closed");
+  mock.timers.tick(60000);
+  await settle();
+  assert.equal(calls.length, 2);
+  assert.equal(FakeSource.all.length, 1);
+});
