@@ -173,6 +173,9 @@ class Follower:
         if frame.event == "reset":
             self.resets += 1
             return
+        if frame.event == "closing":  # the gateway's last frame: not an event; its id a position
+            self.last_id = frame.id or self.last_id
+            return
         if not frame.data or frame.id is None:
             return
         data = frame.json()

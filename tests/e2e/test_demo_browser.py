@@ -5,21 +5,20 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
+from adapters.gateway.client_js import client_script
 from eventbridge.gateway_runtime import run_gateway
 from eventbridge.settings import EventBridgeSettings
 from simulator.bridge_process import EventBridgeProcess
 from simulator.genesis import generate_n
-from simulator.processes import die_with_us, free_port
+from simulator.processes import free_port
 from simulator.produce import produce_all
 from simulator.services import Services
 from simulator.topics import create_topics
@@ -29,17 +28,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 # Where the screenshot goes: the test's tmp dir, so a test run leaves the tree clean;
 # `EVENTBRIDGE_DEMO_SCREENSHOT=docs/demo.png make e2e` refreshes the README's picture.
 SCREENSHOT_ENV = "EVENTBRIDGE_DEMO_SCREENSHOT"
-CHROME_FLAGS = (
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--window-size=1280,900",
-)
 
 
 class GatewayThread:
@@ -84,27 +72,6 @@ class GatewayThread:
         self._thread.join(30)
         assert not self._thread.is_alive(), "the gateway did not stop"
         assert self.error is None, self.error
-
-
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for flag in CHROME_FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path / 'chromium-profile'}")
-    # Its port reserved like every other (selenium's own pick is bind-and-release), and the
-    # driver dies with this run even if the run is killed.
-    service = Service(
-        executable_path="/usr/bin/chromedriver",
-        port=free_port(),
-        popen_kw={"preexec_fn": die_with_us()},
-    )
-    driver = webdriver.Chrome(service=service, options=options)
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 def _shown(driver: webdriver.Chrome) -> list[str]:
@@ -182,6 +149,11 @@ def test_demo_page_shows_the_bridges_events_live_and_resumes_exactly_after_a_gat
             f"return rows[{len(first_ids) - 1}].dataset.eventId;"
         )
         assert "resumed from" in status.text
+        assert browser.execute_script(  # the page runs on the served client module
+            "return performance.getEntriesByType('resource')"
+            ".some(e => new URL(e.name).pathname === arguments[0]);",
+            client_script().path,
+        )
         assert int(status.get_attribute("data-connects") or 0) >= 2
         screenshot = Path(os.environ.get(SCREENSHOT_ENV) or tmp_path / "demo.png")
         screenshot.parent.mkdir(parents=True, exist_ok=True)

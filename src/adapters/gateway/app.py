@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from adapters.gateway.auth import AuthError, Principal
+from adapters.gateway.client_js import client_routes, client_script
 from adapters.gateway.demo import demo_routes
 from adapters.gateway.gateway import Gateway
 from adapters.gateway.limits import LeaseRefused
@@ -160,6 +161,7 @@ def build_app(gateway: Gateway, extra_routes: Sequence[Any] = ()) -> Starlette:
         Route("/v1/sse-tickets", tickets, methods=["POST"]),
         Route("/livez", livez, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
+        *client_routes(client_script()),
     ]
     if gateway.settings.demo_enabled:
         routes += demo_routes(gateway)

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from adapters.gateway import sse
-from adapters.gateway.streams import Entry, Start, parse_id
+from adapters.gateway.streams import ZERO, Entry, Start, parse_id
 from adapters.gateway.telemetry import event_age
 from application.ports import StoreUnavailable
 
@@ -193,7 +193,8 @@ class SseConnection(Response):
 
     async def _finish(self, writer: asyncio.Task[None], send: Send) -> None:
         """End a healthy stream cleanly: flush what is buffered, then the final chunk."""
-        self._buffer.append((sse.comment(f"closing: {self.reason}"), None))
+        cursor = self._cursor if self._cursor != ZERO else None
+        self._buffer.append((sse.closing(self.reason or "error", cursor), None))
         self._done = True
         self._ready.set()
         if writer.done():

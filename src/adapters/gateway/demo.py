@@ -9,6 +9,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from adapters.gateway.auth import AuthConfigError
+from adapters.gateway.client_js import client_script
 from adapters.gateway.gateway import Gateway
 
 
@@ -21,7 +22,11 @@ def demo_routes(gateway: Gateway) -> list[Route]:
     s = gateway.settings
     if not gateway.auth_settings.algorithm.startswith("HS"):
         raise AuthConfigError("gateway.demo_enabled needs an HS* auth.secret to mint demo tokens")
-    page = demo_page().replace("{{DEMO_USER}}", s.demo_user)
+    page = (
+        demo_page()
+        .replace("{{DEMO_USER}}", s.demo_user)
+        .replace("{{CLIENT_URL}}", client_script().path)
+    )
 
     async def demo(_: Request) -> Response:
         return HTMLResponse(page, headers={"cache-control": "no-store"})

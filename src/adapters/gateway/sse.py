@@ -12,10 +12,6 @@ def retry(ms: int) -> bytes:
     return b"retry: %d\n\n" % ms
 
 
-def comment(text: str) -> bytes:
-    return b": " + text.replace("\n", " ").encode() + b"\n\n"
-
-
 def message(entry_id: bytes, event: bytes, data: bytes) -> bytes:
     """`id`/`event`/`data` of one stream entry; `data` is the bridge's JSON, verbatim."""
     if b"\n" in data or b"\r" in data:
@@ -30,3 +26,12 @@ def reset(reason: str, last_event_id: str, oldest: str | None) -> bytes:
     """`event: reset` (no id, so the browser keeps its position): refetch state, a gap exists."""
     data = orjson.dumps({"reason": reason, "last_event_id": last_event_id, "oldest": oldest})
     return b"event: reset\ndata: " + data + b"\n\n"
+
+
+def closing(reason: str, cursor: str | None) -> bytes:
+    """`event: closing`, the last frame of a stream the gateway ends on purpose (token expiry,
+    drain): a client that cannot see comments or statuses (EventSource) learns why it ended.
+    Its `id` is the connection's position, so even a client that has received no event yet
+    resumes from there; a connection with no position sends no `id`."""
+    head = b"id: " + cursor.encode() + b"\n" if cursor else b""
+    return head + b"event: closing\ndata: " + orjson.dumps({"reason": reason}) + b"\n\n"

@@ -98,12 +98,22 @@ def test_a_bearer_stream_closes_at_token_expiry(real_services: Services, unique:
 
     async def scenario() -> None:
         async with gw.serve():
-            token = gw.token("u1", ttl_s=1.5)
-            async with open_stream(gw.base_url, token=token) as stream:
+            # The last frame says why (EventSource sees neither comments nor the end's cause),
+            # and carries the position: here a stream with no event yet has none.
+            async with open_stream(gw.base_url, token=gw.token("u1", ttl_s=1.5)) as stream:
                 frames = await stream.until_end(within=10)
-            assert frames == []
+            assert [(f.event, f.json(), f.id) for f in frames] == [
+                ("closing", {"reason": "token_expired"}, None)
+            ]
             assert stream.ended
-            assert gw.telemetry.closed == {"token_expired": 1}
+            # With a position, the closing frame's id is it, even when nothing was sent since.
+            ids = await gw.publish("u1", 2)
+            async with open_stream(gw.base_url, token=gw.token("u1", ttl_s=1.5)) as stream:
+                frames = await stream.until_end(within=10)
+            assert [(f.event, f.json(), f.id) for f in frames] == [
+                ("closing", {"reason": "token_expired"}, ids[-1])
+            ]
+            assert gw.telemetry.closed == {"token_expired": 2}
 
     asyncio.run(scenario())
 

@@ -46,9 +46,14 @@ def test_health_endpoints_and_a_graceful_drain_that_ends_open_streams(
                     open_stream(gw.base_url, token=gw.token("u1"))
                 )
                 await stream.next()
-            # Leaving `serve()` set `stop`: the gateway drained, so the stream ended cleanly.
+                ids = await gw.publish("u1", 1)
+                assert [f.id for f in await stream.messages(1)] == ids
+            # Leaving `serve()` set `stop`: the gateway drained, so the stream ended cleanly,
+            # with a last frame that says why and where to resume.
             frames = await stream.until_end(within=5)
-            assert frames == []
+            assert [(f.event, f.json(), f.id) for f in frames] == [
+                ("closing", {"reason": "shutdown"}, ids[-1])
+            ]
             assert stream.ended
             assert not stream.broken
         assert gw.telemetry.closed == {"shutdown": 1}
