@@ -58,14 +58,17 @@ class SseConnection(Response):
         self._wake = asyncio.Event()
         self._ready = asyncio.Event()
         self._space = asyncio.Event()
-        self._buffer: list[tuple[bytes, bytes | None]] = []
+        # (frame, the event's data, its entry id); data and id are None for non-event frames, and
+        # the frame is None for the closing frame, which the writer renders (`_rendered`).
+        self._buffer: list[tuple[bytes | None, bytes | None, bytes | None]] = []
+        self._written = self._cursor  # the position of the last event the client was sent
         self._done = False
         self.reason: CloseReason | None = None
 
     def begin(self, start: Start) -> None:
         """Where to start; set after the connection is registered, so no wake-up is missed."""
         self._start = start
-        self._cursor = start.cursor
+        self._cursor = self._written = start.cursor
 
     def wake(self) -> None:
         self._wake.set()
@@ -73,7 +76,7 @@ class SseConnection(Response):
     def beat(self) -> None:
         """Queue a heartbeat comment, unless the buffer is full (then data is pending anyway)."""
         if self.reason is None and len(self._buffer) < self._gw.settings.send_buffer:
-            self._buffer.append((sse.HEARTBEAT, None))
+            self._buffer.append((sse.HEARTBEAT, None, None))
             self._ready.set()
 
     def behind(self, newest: tuple[int, int] | None) -> bool:
@@ -112,10 +115,9 @@ class SseConnection(Response):
                     await gw.leases.release(self.user_id, self.conn_id)
 
     async def _follow(self) -> None:
-        await self._put(sse.retry(self._gw.settings.retry_ms), None)
+        await self._put(sse.retry(self._gw.settings.retry_ms))
         if self._start.reset is not None:
-            frame = sse.reset(self._start.reset, self._start.cursor, self._start.oldest)
-            await self._put(frame, None)
+            await self._put(sse.reset(self._start.reset, self._start.cursor, self._start.oldest))
         await self._deliver(self._start.entries)
         if self._start.reset or len(self._start.entries) >= self._gw.settings.replay_page:
             self._wake.set()  # after a reset, or a full first page, the rest follows at once
@@ -147,13 +149,15 @@ class SseConnection(Response):
     async def _deliver(self, entries: list[Entry]) -> None:
         for entry in entries:
             if self._session is None or entry.session == self._session:
-                await self._put(sse.message(entry.id, entry.event, entry.data), entry.data)
+                await self._put(
+                    sse.message(entry.id, entry.event, entry.data), entry.data, entry.id
+                )
             self._cursor = entry.id.decode()
 
     def _expired(self) -> bool:
         return self._loop.time() >= self._deadline
 
-    async def _put(self, frame: bytes, data: bytes | None) -> None:
+    async def _put(self, frame: bytes, data: bytes | None = None, id_: bytes | None = None) -> None:
         s = self._gw.settings
         if self.reason is None and self._expired():
             self.close("token_expired")
@@ -166,7 +170,7 @@ class SseConnection(Response):
                 self.close("slow_client")
         if self.reason is not None:
             raise _Cut
-        self._buffer.append((frame, data))
+        self._buffer.append((frame, data, id_))
         self._ready.set()
 
     async def _write(self, send: Send) -> None:
@@ -177,24 +181,33 @@ class SseConnection(Response):
             batch, self._buffer = self._buffer, []
             self._space.set()
             if batch and self._expired():
-                # Queued in time but not yet written: past the deadline only comments go out
-                # (the client resumes with Last-Event-ID and gets these events again).
-                batch = [(frame, data) for frame, data in batch if frame.startswith(b":")]
+                # Queued in time but not yet written: past the deadline no event goes out (the
+                # client resumes from the closing frame's id and gets these events again).
+                batch = [item for item in batch if item[1] is None]
             if batch:
-                body = b"".join(frame for frame, _ in batch)
+                body = b"".join(self._rendered(frame, id_) for frame, _, id_ in batch)
                 await send({"type": "http.response.body", "body": body, "more_body": True})
                 now = self._gw.wall()
-                datas = [d for _, d in batch if d is not None]
+                datas = [d for _, d, _ in batch if d is not None]
                 ages = [a for a in (event_age(d, now) for d in datas) if a is not None]
                 if datas:
                     telemetry.sent(len(datas), ages)
             if self._done and not self._buffer:
                 return
 
+    def _rendered(self, frame: bytes | None, id_: bytes | None) -> bytes:
+        """A buffered frame as written, noting the position it moves the client to. The closing
+        frame is rendered only here, so its id is the last event really written."""
+        if frame is None:
+            written = self._written if self._written != ZERO else None
+            return sse.closing(self.reason or "error", written)
+        if id_ is not None:
+            self._written = id_.decode()
+        return frame
+
     async def _finish(self, writer: asyncio.Task[None], send: Send) -> None:
         """End a healthy stream cleanly: flush what is buffered, then the final chunk."""
-        cursor = self._cursor if self._cursor != ZERO else None
-        self._buffer.append((sse.closing(self.reason or "error", cursor), None))
+        self._buffer.append((None, None, None))
         self._done = True
         self._ready.set()
         if writer.done():

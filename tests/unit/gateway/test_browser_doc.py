@@ -29,6 +29,7 @@ def test_every_refusal_the_gateway_can_send_is_in_the_error_table_and_nothing_el
         for status, error, reason in re.findall(r'_error\(\s*(\d{3}),\s*"(\w+)",\s*"(\w+)"', app)
     }
     sent |= {(503, "unavailable", r) for r in re.findall(r'_unavailable\(\s*"(\w+)"', app)}
+    sent |= {(400, "bad_request", p) for p in re.findall(r'BadRequest\(\s*"(\w+)"', app)}
     assert len(sent) >= 11
     rows = re.findall(r"^\| (\d{3}) \| `(\w+)` \| `(\w+)` \|", _doc(), re.M)
     table = {(int(status), error, reason) for status, error, reason in rows}
