@@ -12,8 +12,8 @@ from application.ports import DeadLetter
 from domain.envelope import decode, peek_session
 from domain.filter import EventFilter
 from domain.mapper import SseMapper
-from domain.model import Envelope, Record, SseMessage
-from domain.reasons import Reason, Rejection, Verdict
+from domain.model import Record, SseMessage
+from domain.reasons import Reason, Rejection, Verdict, internal_error
 
 
 @dataclass(slots=True)
@@ -69,11 +69,14 @@ class Triager:
         unknown: set[str] = set()
         routed_here: set[str] = set()  # sessions whose owner an earlier record of this batch names
         for record in records:
-            obj = decode(record.value, self._loads, self._max_record_bytes)
+            try:
+                obj = decode(record.value, self._loads, self._max_record_bytes)
+                session_id, has_user = (
+                    (None, False) if isinstance(obj, Rejection) else peek_session(obj)
+                )
+            except Exception as exc:  # one record's problem, never the batch's (SPEC §15)
+                obj, session_id = internal_error(exc, "decoding"), None
             objects.append(obj)
-            if isinstance(obj, Rejection):
-                continue
-            session_id, has_user = peek_session(obj)
             if session_id is None:
                 continue
             if has_user:
@@ -97,18 +100,13 @@ class Triager:
         slices in order), so a caller can yield to other work between slices.
         """
         out = Triage() if into is None else into
-        owners = self._owners
         for record, obj in zip(decoded.records[part], decoded.objects[part], strict=True):
-            verdict: Envelope | SseMessage | Rejection = (
-                obj
-                if isinstance(obj, Rejection)
-                else self._filter.check(obj, record.header, now=now, session_owner=owners.get)
-            )
-            if isinstance(verdict, Envelope):
-                verdict = self._mapper.to_message(verdict)
+            verdict: SseMessage | Rejection
+            try:
+                verdict = obj if isinstance(obj, Rejection) else self._verdict(record, obj, now)
+            except Exception as exc:  # one record's problem, never the batch's (SPEC §15)
+                verdict = internal_error(exc, "checking")
             if isinstance(verdict, SseMessage):
-                if verdict.teaches_owner:
-                    owners.learn(verdict.session_id, verdict.user_id)
                 out.deliver.append((record, verdict))
             elif verdict.verdict is Verdict.IGNORED:
                 out.ignored.append(record)
@@ -119,3 +117,16 @@ class Triager:
                 out.letters.append(DeadLetter(record, verdict.reason.value, verdict.message))
                 _count(out.invalid_by_reason, verdict.reason.value)
         return out
+
+    def _verdict(
+        self, record: Record, obj: dict[str, Any], now: datetime
+    ) -> SseMessage | Rejection:
+        """Filter and map one decoded record; a delivery that names its user teaches its owner."""
+        owners = self._owners
+        checked = self._filter.check(obj, record.header, now=now, session_owner=owners.get)
+        if isinstance(checked, Rejection):
+            return checked
+        message = self._mapper.to_message(checked)
+        if isinstance(message, SseMessage) and message.teaches_owner:
+            owners.learn(message.session_id, message.user_id)
+        return message

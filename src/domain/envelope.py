@@ -15,6 +15,7 @@ from domain.fields import (
 )
 from domain.model import Envelope
 from domain.reasons import Reason, Rejection, type_name
+from domain.render import described
 from domain.users import SessionOwner, resolve_user, user_candidate
 
 DEFAULT_MAX_RECORD_BYTES = 1_048_576
@@ -62,7 +63,7 @@ def decode(
             value.decode("utf-8")
         except UnicodeDecodeError as bad:
             return Rejection(Reason.INVALID_UTF8, f"record value is not UTF-8: {bad.reason}")
-        return Rejection(Reason.INVALID_JSON, f"record value is not JSON: {exc}"[:200])
+        return Rejection(Reason.INVALID_JSON, f"record value is not JSON: {described(exc, 160)}")
     if not isinstance(obj, dict):
         return Rejection(
             Reason.NOT_AN_OBJECT, f"record value is a JSON {type_name(obj)}, not an object"

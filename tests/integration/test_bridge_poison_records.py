@@ -1,0 +1,63 @@
+"""One hostile record against a real bridge process: it is dead-lettered, the bridge lives on."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+
+import pytest
+
+from simulator.services import Services
+from simulator.verify import read_streams, read_topic
+from tests.integration.bridge_env import BridgeRun
+from tests.integration.raw_events import (
+    agent_event,
+    command_event,
+    event_id_of,
+    flat_event,
+    produce_raw,
+)
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def deeply_nested_event_type(session: str, depth: int = 1000) -> bytes:
+    """Valid JSON of about 2 KB whose `event_type` is an array nested `depth` deep."""
+    value = flat_event(session, [], {"source": "api-gateway", "user_id": "7"})
+    return value.replace(b'"event_type":[]', b'"event_type":' + b"[" * depth + b"]" * depth)
+
+
+def test_a_record_nested_a_thousand_deep_is_dead_lettered_and_its_neighbours_delivered_once(
+    real_services: Services, unique: str, tmp_path: Path
+) -> None:
+    run = BridgeRun(real_services, unique, tmp_path, partitions=1)
+    session = str(uuid.uuid4())
+    poison = deeply_nested_event_type(session)
+    assert 2000 < len(poison) < 2500
+    before, after = command_event(session, "7"), agent_event(session)
+    key = session.encode()
+
+    async def scenario() -> None:
+        await run.create_topic()
+        await produce_raw(
+            real_services.kafka_bootstrap,
+            run.topic,
+            [(key, before, ()), (key, poison, ()), (key, after, ())],
+        )
+        bridge = run.bridge()
+        bridge.start()
+        try:
+            await run.wait_drained(timeout_s=60, alive=[bridge])
+            assert bridge.running, "the bridge must survive the record"
+        finally:
+            bridge.terminate()
+        dlq = await read_topic(real_services.kafka_bootstrap, run.dlq_topic)
+        assert [value for value, _ in dlq] == [poison]
+        [(_, headers)] = dlq
+        assert headers["dlq.reason"] == b"bad_event_type"
+        assert len(headers["dlq.message"]) < 300
+        streams = await read_streams(real_services.redis_url, run.prefix)
+        assert [e.event_id for e in streams["7"]] == [event_id_of(before), event_id_of(after)]
+
+    asyncio.run(scenario())
