@@ -10,7 +10,7 @@ import pytest
 
 from simulator.services import Services
 from simulator.verify import read_streams, read_topic
-from tests.integration.bridge_env import BridgeRun
+from tests.integration.bridge_env import BridgeRun, summed
 from tests.integration.raw_events import (
     agent_event,
     command_event,
@@ -59,5 +59,28 @@ def test_a_record_nested_a_thousand_deep_is_dead_lettered_and_its_neighbours_del
         assert len(headers["dlq.message"]) < 300
         streams = await read_streams(real_services.redis_url, run.prefix)
         assert [e.event_id for e in streams["7"]] == [event_id_of(before), event_id_of(after)]
+
+    asyncio.run(scenario())
+
+
+def test_a_producer_duplicate_inside_one_batch_is_published_once_and_counted_once(
+    real_services: Services, unique: str, tmp_path: Path
+) -> None:
+    run = BridgeRun(real_services, unique, tmp_path, partitions=1)
+    session = str(uuid.uuid4())
+    value, key = command_event(session, "7"), session.encode()
+
+    async def scenario() -> None:
+        await run.create_topic()
+        await produce_raw(real_services.kafka_bootstrap, run.topic, [(key, value, ())] * 2)
+        bridge = run.bridge()
+        bridge.start()
+        try:
+            await run.wait_drained(timeout_s=60, alive=[bridge])
+        finally:
+            bridge.terminate()
+        assert (summed(bridge, "published"), summed(bridge, "duplicates")) == (1, 1)
+        streams = await read_streams(real_services.redis_url, run.prefix)
+        assert [e.event_id for e in streams["7"]] == [event_id_of(value)]
 
     asyncio.run(scenario())

@@ -92,6 +92,24 @@ def test_publishing_the_same_event_again_is_a_duplicate_and_appends_nothing(
     run(body, store_under_test)
 
 
+def test_a_producer_duplicate_inside_one_batch_is_written_once_and_keeps_its_entry_id(
+    store_under_test: Any,
+) -> None:
+    async def body(store: StreamStore) -> None:
+        first = message("7", "s")
+        copy = message("7", "s", event_id=first.event_id)
+        other = message("8", "s2")
+        results = await store.publish([first, other, copy])
+        assert [r.duplicate for r in results] == [False, False, True]
+        assert results[0].stream_id
+        assert results[1].stream_id
+        assert results[2].stream_id == ""
+        again = await store.publish([message("7", "s")])
+        assert again[0].stream_id > results[0].stream_id
+
+    run(body, store_under_test)
+
+
 def test_the_first_owner_of_a_session_wins(store_under_test: Any) -> None:
     async def body(store: StreamStore) -> None:
         await store.publish([message("1", "shared")])

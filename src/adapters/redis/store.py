@@ -28,16 +28,24 @@ class RedisStreamStore:
         if not messages:
             return []
         by_user: dict[str, list[SseMessage]] = {}
-        for message in messages:
+        positions: dict[str, list[int]] = {}  # per user, where its messages are in the batch
+        for index, message in enumerate(messages):
             by_user.setdefault(message.user_id, []).append(message)
+            positions.setdefault(message.user_id, []).append(index)
         owners = {m.session_id: m.user_id for m in messages if m.teaches_owner}
         with store_errors():
             replies = await self._send(self._calls(by_user, owners))
-        # Replies list entry ids per user in by_user's order; bring them back to message order.
-        in_user_order = [m for user_messages in by_user.values() for m in user_messages]
+        # Replies list entry ids per user in by_user's order; bring them back to message order
+        # by position, never by event id: a producer duplicate inside one batch is two messages
+        # with one event id, of which only the first is written.
+        in_user_order = [i for user_positions in positions.values() for i in user_positions]
         stream_ids = [sid.decode() for reply in replies for sid in reply]
-        ids = {m.event_id: sid for m, sid in zip(in_user_order, stream_ids, strict=True)}
-        return [PublishResult(m.event_id, ids[m.event_id], ids[m.event_id] == "") for m in messages]
+        ids = [""] * len(messages)
+        for index, stream_id in zip(in_user_order, stream_ids, strict=True):
+            ids[index] = stream_id
+        return [
+            PublishResult(m.event_id, sid, sid == "") for m, sid in zip(messages, ids, strict=True)
+        ]
 
     def _calls(
         self, by_user: dict[str, list[SseMessage]], owners: dict[str, str]
