@@ -16,12 +16,12 @@ from domain.filter import EventFilter, FilterPolicy
 from domain.mapper import SseMapper
 
 
-def default_triager(max_record_bytes: int) -> Triager:
-    """The default filter and mapper, with orjson, and a fresh owner memory."""
+def default_triager(max_record_bytes: int, owners: OwnerCache | None = None) -> Triager:
+    """The default filter and mapper, with orjson, and a fresh owner memory (or `owners`)."""
     return Triager(
         event_filter=EventFilter(FilterPolicy()),
         mapper=SseMapper(dumps=orjson.dumps),
-        owners=OwnerCache(),
+        owners=owners if owners is not None else OwnerCache(),
         loads=orjson.loads,
         max_record_bytes=max_record_bytes,
     )

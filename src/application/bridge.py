@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -53,6 +54,23 @@ class _Write:
         return not isinstance(results, StoreUnavailable) and self.lettered.result() is None
 
 
+@dataclass(slots=True)
+class _Ready:
+    """A triaged batch waiting for its write (and for its owner lookup, if it asked one)."""
+
+    records: Sequence[Record]
+    decoded: Decoded
+    triage: Triage
+    lookup: asyncio.Future[dict[str, str]] | None
+
+
+async def _answered(lookup: asyncio.Future[dict[str, str]] | None) -> None:
+    """Wait for a lookup whose answer is no longer needed (the batch is decided again)."""
+    if lookup is not None:
+        with contextlib.suppress(StoreUnavailable):
+            await lookup
+
+
 class BridgeService:
     """Consumes the domain topic and delivers each event to its user's stream exactly once.
 
@@ -90,7 +108,7 @@ class BridgeService:
         self._tracker = OffsetTracker()
         self._lock = asyncio.Lock()
         self._writing: _Write | None = None  # the last batch's write, in flight
-        self._ready: tuple[Sequence[Record], Triage] | None = None  # triaged, write next
+        self._ready: _Ready | None = None  # triaged, written next
         self._committing: asyncio.Future[None] | None = None  # the commit in flight
         self._backlog: list[Record] = []  # fetched, not finished, waiting for Redis (pause policy)
         self._retry_at = 0.0
@@ -195,10 +213,11 @@ class BridgeService:
     async def _take(self, records: Sequence[Record]) -> None:
         """A new batch, in three overlapping stages while Redis looks healthy:
 
-        1. decode it and send its owner lookup (so the lookup is not queued behind a write);
-        2. write the batch triaged in the step before, once the write before that succeeded,
-           and book that one after the new write went out;
-        3. triage this batch; it waits (`_ready`) for its write until the next step.
+        1. decode it;
+        2. write the batch triaged in the step before (once its owner lookup answered and the
+           write before it succeeded), and book that one after the new write went out;
+        3. triage this batch and send its owner lookup; it waits (`_ready`) for its write
+           until the next step.
 
         Any doubt (breaker not closed, a failed write or lookup) sends the batch through
         `_handle`, which decides everything again one step at a time, behind a failed batch.
@@ -208,20 +227,19 @@ class BridgeService:
             await self._handle_or_keep(records)
             return
         decoded = self._triager.decode(records)
-        lookup = None
-        if decoded.unknown_sessions:
-            lookup = asyncio.ensure_future(self._store.owners(decoded.unknown_sessions))
-            await asyncio.sleep(0)  # the lookup goes out first
         await self._send_ready()
-        triage = await self._speculate(decoded, lookup)
-        if triage is None or self._backlog or self._breaker.state is not BreakerState.CLOSED:
+        triage = await self._triaged(decoded)
+        lookup = asyncio.ensure_future(self._ask(triage)) if triage.asks else None
+        if self._backlog or self._breaker.state is not BreakerState.CLOSED:
+            await _answered(lookup)
             await self.flush()
             await self._handle_or_keep(records)
         else:
-            self._ready = (records, triage)
+            self._ready = _Ready(records, decoded, triage, lookup)
 
     async def _send_ready(self) -> None:
-        """Start the write of the triaged batch once the write before it succeeded."""
+        """Start the write of the triaged batch once its owner lookup answered and the write
+        before it succeeded."""
         ready, self._ready = self._ready, None
         if ready is None:
             return
@@ -230,9 +248,16 @@ class BridgeService:
             await before.done()
             if not before.ok:
                 self._book(before)  # keeps it: the ready batch must go behind it
-                await self._handle_or_keep(ready[0])
+                await _answered(ready.lookup)
+                await self._handle_or_keep(ready.records)
                 return
-        self._writing = self._start_write(*ready, retry=False)
+        triage = await self._settled(ready)
+        if triage is None:  # the lookup failed: `_handle` asks again, and counts that answer
+            if before is not None:
+                self._book(before)
+            await self._handle_or_keep(ready.records)
+            return
+        self._writing = self._start_write(ready.records, triage, retry=False)
         await asyncio.sleep(0)  # let the write go out before booking the one before
         if before is not None:
             self._book(before)
@@ -244,32 +269,33 @@ class BridgeService:
         else:
             await self._handle(records, retry=False)
 
-    async def _speculate(
-        self, decoded: Decoded, lookup: asyncio.Future[dict[str, str]] | None
-    ) -> Triage | None:
-        """Triage while the owner lookup runs, yielding between slices.
-
-        Sessions being looked up count as owner-less in that first triage, which is right for
-        the usual answer, "no owner"; when Redis does know owners, they are remembered and the
-        batch is triaged again. None when the lookup failed (not counted: `_handle` asks again
-        and counts that answer).
-        """
+    async def _triaged(self, decoded: Decoded) -> Triage:
+        """Triage a batch, yielding to the writes in flight between slices."""
         now, triage = self._clock.wall(), Triage()
         for start in range(0, len(decoded.records), TRIAGE_SLICE):
             if start:
                 await asyncio.sleep(0)  # the writes in flight move on between slices
             part = slice(start, start + TRIAGE_SLICE)
             self._triager.triage(decoded, now=now, part=part, into=triage)
-        if lookup is None:
-            return triage
+        return triage
+
+    async def _ask(self, triage: Triage) -> dict[str, str]:
+        """The owner index's answer to a triage's lookups and claims (one round trip)."""
+        return await self._store.owners(triage.lookups, triage.claims)
+
+    async def _settled(self, ready: _Ready) -> Triage | None:
+        """The ready batch's triage once the index answered: as it is when the answer is the
+        one it assumed (no session had an owner: every claim won), else triaged again by the
+        index's owners. None when the lookup failed."""
+        if ready.lookup is None:
+            return ready.triage
         try:
-            found = await lookup
+            before = await ready.lookup
         except StoreUnavailable:
             return None
-        if not found:
-            return triage
-        self._triager.remember(found)
-        return self._triager.triage(decoded, now=self._clock.wall())
+        if self._triager.settle(ready.triage, before):
+            return ready.triage
+        return self._triager.triage(ready.decoded, now=self._clock.wall())
 
     def _may_try(self, now: float) -> bool:
         return now >= self._retry_at and self._breaker.allow(now)
@@ -308,15 +334,16 @@ class BridgeService:
             or (not self._backlog and self._breaker.allow(self._clock.monotonic()))
         )
         decoded = self._triager.decode(records)
-        if decoded.unknown_sessions and reachable:
+        triage = self._triager.triage(decoded, now=self._clock.wall(), lookup_failed=not reachable)
+        if triage.asks and reachable:
             try:
-                self._triager.remember(await self._store.owners(decoded.unknown_sessions))
+                before = await self._ask(triage)
             except StoreUnavailable as exc:
                 self._store_failed(exc)
                 self._keep(records, retry)
                 return
-        lookup_failed = bool(decoded.unknown_sessions) and not reachable
-        triage = self._triager.triage(decoded, now=self._clock.wall(), lookup_failed=lookup_failed)
+            if not self._triager.settle(triage, before):
+                triage = self._triager.triage(decoded, now=self._clock.wall())
         if reachable:
             await self._write(records, triage, retry=retry)
             return
@@ -383,6 +410,7 @@ class BridgeService:
             self._store_failed(results)
         elif trace is not None:
             trace.succeeded(results)
+            self._triager.published(outcome.triage.deliver, [r.owner for r in results])
             self._publish_ok += 1
             self._note(self._breaker.record_success(self._clock.monotonic()))
             outcome.published(results, seconds, self._clock.wall().timestamp())

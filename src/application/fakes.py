@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from application.ports import (
@@ -131,13 +131,15 @@ class FakeEventSource:
 @dataclass
 class _UserStream:
     entries: list[tuple[str, SseMessage]] = field(default_factory=list)
-    ids: set[str] = field(default_factory=set)
+    ids: dict[str, None] = field(default_factory=dict)  # in write order, oldest first
 
 
 class FakeStreamStore:
-    """Per-user streams in memory with the same dedup-by-event-id rule as the Redis script."""
+    """Per-user streams in memory with the same dedup-by-event-id rule as the Redis script:
+    the newest `dedup_window` event ids of each user (time-based expiry is not modelled)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, dedup_window: int = 10_000) -> None:
+        self._window = dedup_window
         self.streams: dict[str, _UserStream] = {}
         self.session_owners: dict[str, str] = {}
         self.available = True
@@ -160,15 +162,26 @@ class FakeStreamStore:
             self._seq += 1
             stream_id = f"{self._seq}-0"
             stream.entries.append((stream_id, m))
-            stream.ids.add(m.event_id)
+            stream.ids[m.event_id] = None
+            while len(stream.ids) > self._window:
+                del stream.ids[next(iter(stream.ids))]
             results.append(PublishResult(m.event_id, stream_id, duplicate=False))
+        # Owners are set after the streams, as the script does, and answered per message.
+        for index, m in enumerate(messages):
             if m.teaches_owner:
-                self.session_owners.setdefault(m.session_id, m.user_id)
+                owner = self.session_owners.setdefault(m.session_id, m.user_id)
+                results[index] = replace(results[index], owner=owner)
         return results
 
-    async def owners(self, session_ids: Collection[str]) -> dict[str, str]:
+    async def owners(
+        self, session_ids: Collection[str], claims: Mapping[str, str] | None = None
+    ) -> dict[str, str]:
         self._check()
-        return {s: self.session_owners[s] for s in session_ids if s in self.session_owners}
+        asked = set(session_ids) | set(claims or ())
+        before = {s: self.session_owners[s] for s in asked if s in self.session_owners}
+        for session_id, user_id in (claims or {}).items():
+            self.session_owners.setdefault(session_id, user_id)
+        return before
 
     async def ping(self) -> None:
         self._check()

@@ -50,7 +50,7 @@ async def real_store(url: str, unique: str) -> AsyncIterator[RedisStreamStore]:
 
 @asynccontextmanager
 async def fake_store(url: str, unique: str) -> AsyncIterator[FakeStreamStore]:
-    yield FakeStreamStore()
+    yield FakeStreamStore(dedup_window=50)
 
 
 @pytest.fixture(params=["fake", "redis"])
@@ -116,6 +116,32 @@ def test_the_first_owner_of_a_session_wins(store_under_test: Any) -> None:
         await store.publish([message("2", "shared")])
         await store.publish([message("3", "quiet", teaches=False)])
         assert await store.owners(["shared", "quiet", "unknown"]) == {"shared": "1"}
+
+    run(body, store_under_test)
+
+
+def test_a_publish_answers_the_owner_the_index_holds_for_each_teaching_message(
+    store_under_test: Any,
+) -> None:
+    async def body(store: StreamStore) -> None:
+        first = await store.publish([message("1", "s"), message("2", "s")])
+        assert [r.owner for r in first] == ["1", "1"]  # the first in the batch wins
+        later = await store.publish([message("3", "s"), message("3", "t", teaches=False)])
+        assert [r.owner for r in later] == ["1", None]
+
+    run(body, store_under_test)
+
+
+def test_a_claim_sets_a_free_session_atomically_and_answers_the_owner_before(
+    store_under_test: Any,
+) -> None:
+    async def body(store: StreamStore) -> None:
+        await store.publish([message("1", "taken")])
+        before = await store.owners(["asked", "taken"], {"free": "2", "taken": "3"})
+        assert before == {"taken": "1"}  # "free" had none: now it is 2's; "taken" stays 1's
+        assert await store.owners(["free", "taken", "asked"]) == {"free": "2", "taken": "1"}
+        [result] = await store.publish([message("4", "free")])
+        assert result.owner == "2"
 
     run(body, store_under_test)
 
@@ -203,6 +229,36 @@ def test_every_field_comes_back_byte_for_byte_whatever_it_holds(
                 assert fields == expected
             again = await store.publish(odd)
             assert all(r.duplicate for r in again)
+
+    asyncio.run(asyncio.wait_for(scenario(), 30))
+
+
+def test_a_redelivery_older_than_the_dedup_window_is_appended_again(
+    store_under_test: Any,
+) -> None:
+    async def body(store: StreamStore) -> None:
+        old = message("5", "s")
+        await store.publish([old])
+        await store.publish([message("5", "s") for _ in range(49)])
+        [still] = await store.publish([old])
+        assert still.duplicate  # 50 ids remembered: the oldest is still one of them
+        await store.publish([message("5", "s")])
+        [again] = await store.publish([old])
+        assert not again.duplicate  # 51 newer ids: it left the window and is appended again
+        assert again.stream_id
+
+    run(body, store_under_test)
+
+
+def test_the_dedup_ids_expire_with_the_stream(real_services: Services, unique: str) -> None:
+    async def scenario() -> None:
+        async with real_store(real_services.redis_url, unique) as store:
+            await store.publish([message("6", "s")])
+            client = store._client
+            stream_ttl = await client.ttl(f"t{unique}:user:{{6}}:stream")
+            ids_ttl = await client.ttl(f"t{unique}:user:{{6}}:ids")
+            assert 3590 <= stream_ttl <= 3600
+            assert abs(ids_ttl - stream_ttl) <= 1
 
     asyncio.run(asyncio.wait_for(scenario(), 30))
 

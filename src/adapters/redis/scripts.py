@@ -13,7 +13,8 @@ from typing import Any
 #       "<n1>:<n2>:<n3>:<n4>:" + event_id + event_type + session_id + traceparent + data, the
 #       n's being the byte lengths of the first four ("" traceparent when none);
 #       then one user id per owner key.
-# Returns one string per event in order: the new entry id, or "" for a duplicate.
+# Returns one string per event in order: the new entry id, or "" for a duplicate; then one per
+# owner key: the owner it held before (SET NX GET: first owner wins), "" when this call set it.
 # One argument per event rather than five: the client packs a fifth of the arguments.
 PUBLISH = """
 local maxlen, ttl, window = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -63,8 +64,9 @@ for u = 1, users do
 end
 for o = 1, owners do
   local key = KEYS[2 * users + o]
-  redis.call('SET', key, ARGV[a], 'NX', 'EX', owner_ttl)
+  local before = redis.call('SET', key, ARGV[a], 'NX', 'GET', 'EX', owner_ttl)
   redis.call('EXPIRE', key, owner_ttl)
+  out[#out + 1] = before or ''
   a = a + 1
 end
 return out

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from redis import exceptions as rx
@@ -32,19 +32,28 @@ class RedisStreamStore:
         for index, message in enumerate(messages):
             by_user.setdefault(message.user_id, []).append(message)
             positions.setdefault(message.user_id, []).append(index)
-        owners = {m.session_id: m.user_id for m in messages if m.teaches_owner}
+        owners: dict[str, str] = {}
+        for m in messages:
+            if m.teaches_owner:
+                owners.setdefault(m.session_id, m.user_id)  # the first in the batch wins
         with store_errors():
             replies = await self._send(self._calls(by_user, owners))
-        # Replies list entry ids per user in by_user's order; bring them back to message order
-        # by position, never by event id: a producer duplicate inside one batch is two messages
-        # with one event id, of which only the first is written.
+        # The replies hold the entry ids per user in by_user's order, then what each owner key
+        # held before. Entry ids go back to message order by position, never by event id: a
+        # producer duplicate inside one batch is two messages with one event id, and only the
+        # first of them is written.
         in_user_order = [i for user_positions in positions.values() for i in user_positions]
-        stream_ids = [sid.decode() for reply in replies for sid in reply]
+        answers = [value.decode("utf-8", "replace") for reply in replies for value in reply]
         ids = [""] * len(messages)
-        for index, stream_id in zip(in_user_order, stream_ids, strict=True):
+        for index, stream_id in zip(in_user_order, answers, strict=False):
             ids[index] = stream_id
+        befores = answers[len(in_user_order) :]
+        held = {s: before or u for (s, u), before in zip(owners.items(), befores, strict=True)}
         return [
-            PublishResult(m.event_id, sid, sid == "") for m, sid in zip(messages, ids, strict=True)
+            PublishResult(
+                m.event_id, sid, sid == "", held[m.session_id] if m.teaches_owner else None
+            )
+            for m, sid in zip(messages, ids, strict=True)
         ]
 
     def _calls(
@@ -104,16 +113,31 @@ class RedisStreamStore:
             return replies
         raise AssertionError("unreachable")
 
-    async def owners(self, session_ids: Collection[str]) -> dict[str, str]:
-        if not session_ids:
+    async def owners(
+        self, session_ids: Collection[str], claims: Mapping[str, str] | None = None
+    ) -> dict[str, str]:
+        """One pipelined round trip: GET per session, `SET NX GET EX` per claim. Each command
+        has one key, so a Cluster pipeline sends each to its slot's node."""
+        claims = claims or {}
+        wanted = [s for s in session_ids if s not in claims]
+        if not wanted and not claims:
             return {}
-        wanted = list(session_ids)
+        ttl = self._settings.owner_ttl_s
         with store_errors():
             pipe = self._client.pipeline(transaction=False)
             for session_id in wanted:
                 pipe.get(self._keys.owner(session_id))
+            for session_id, user_id in claims.items():
+                pipe.set(self._keys.owner(session_id), user_id, nx=True, get=True, ex=ttl)
             values = await pipe.execute()
-        return {s: v.decode() for s, v in zip(wanted, values, strict=True) if v is not None}
+        asked = [*wanted, *claims]
+        # A value that is not UTF-8 (written by something else) is kept, replaced: the filter
+        # then refuses it as an owner that is no valid user id, instead of the batch failing.
+        return {
+            s: v.decode("utf-8", "replace")
+            for s, v in zip(asked, values, strict=True)
+            if v is not None
+        }
 
     async def ping(self) -> None:
         with store_errors():
