@@ -171,7 +171,7 @@ class BridgeService:
         if self._backlog and self._may_try(now):
             async with self._lock:
                 await self._handle(self._backlog, retry=True)
-        elif self._backlog and self._policy.on_open is OpenPolicy.PAUSE:
+        elif self._backlog and self._holds_partitions():
             # Partitions are paused, so this only waits (and keeps the group membership).
             await self._idle(self._wait_s(now))
         else:
@@ -264,7 +264,7 @@ class BridgeService:
 
     async def _handle_or_keep(self, records: Sequence[Record]) -> None:
         """The one-step-at-a-time path for a new batch (nothing in flight)."""
-        if self._backlog and self._policy.on_open is OpenPolicy.PAUSE:
+        if self._backlog and self._holds_partitions():
             self._keep(records, retry=False)  # behind the failed batch, never before it
         else:
             await self._handle(records, retry=False)
@@ -339,7 +339,7 @@ class BridgeService:
             try:
                 before = await self._ask(triage)
             except StoreUnavailable as exc:
-                self._store_failed(exc)
+                self._store_failed(exc, retry)
                 self._keep(records, retry)
                 return
             if not self._triager.settle(triage, before):
@@ -351,7 +351,7 @@ class BridgeService:
         outcome = BatchOutcome(records, triage)
         closed = self._breaker.state is BreakerState.CLOSED
         outcome.dropped("redis_unavailable" if closed else "breaker_open")
-        if await self._dead_letter(outcome):
+        if await self._dead_letter(outcome, retry):
             self._conclude(outcome, retry=retry)
         else:
             self._keep(records, retry)
@@ -407,7 +407,7 @@ class BridgeService:
         if isinstance(results, StoreUnavailable):
             if trace is not None:
                 trace.failed(str(results))
-            self._store_failed(results)
+            self._store_failed(results, write.retry)
         elif trace is not None:
             trace.succeeded(results)
             self._triager.published(outcome.triage.deliver, [r.owner for r in results])
@@ -415,7 +415,7 @@ class BridgeService:
             self._note(self._breaker.record_success(self._clock.monotonic()))
             outcome.published(results, seconds, self._clock.wall().timestamp())
         if dlq_error is not None:
-            self._dead_letters_failed(dlq_error)
+            self._dead_letters_failed(dlq_error, write.retry)
             self._keep(outcome.records, write.retry)
             return False
         if not published:
@@ -440,17 +440,23 @@ class BridgeService:
             self._account(records, report)
         return {id(record) for record in records}
 
-    async def _dead_letter(self, outcome: BatchOutcome) -> bool:
+    async def _dead_letter(self, outcome: BatchOutcome, retry: bool) -> bool:
         """Send the batch's dead letters; False (and the retry timer set) when that failed."""
         error = await self._send_letters(outcome.letters())
         if error is not None:
-            self._dead_letters_failed(error)
+            self._dead_letters_failed(error, retry)
         return error is None
 
-    def _dead_letters_failed(self, error: DeadLetterUnavailable) -> None:
+    def _dead_letters_failed(self, error: DeadLetterUnavailable, retry: bool) -> None:
         # The whole batch is kept and tried again later: republishing is idempotent.
         log.error("dead-letter topic unavailable", extra={"error": str(error)})
-        self._retry_at = self._clock.monotonic() + self._policy.retry_backoff_s
+        self._wait_for_retry(retry)
+
+    def _wait_for_retry(self, retry: bool) -> None:
+        """A failure starts a wait unless one is running: only the failed retry itself (or the
+        first failure) sets the timer, so later batches under `drop` cannot push it away."""
+        if retry or not self._backlog:
+            self._retry_at = self._clock.monotonic() + self._policy.retry_backoff_s
 
     def _conclude(self, outcome: BatchOutcome, *, retry: bool) -> None:
         """The batch is finished: its offsets become committable."""
@@ -459,11 +465,11 @@ class BridgeService:
             self._backlog = []
             self._resume_all()
 
-    def _store_failed(self, exc: StoreUnavailable) -> None:
+    def _store_failed(self, exc: StoreUnavailable, retry: bool) -> None:
         now = self._clock.monotonic()
         self._note(self._breaker.record_failure(now))
         self._publish_failed += 1
-        self._retry_at = now + self._policy.retry_backoff_s
+        self._wait_for_retry(retry)
         log.warning(
             "redis unavailable", extra={"error": str(exc), "breaker": self._breaker.state.value}
         )
@@ -475,8 +481,16 @@ class BridgeService:
             self._backlog = list(records)
             return
         self._backlog.extend(records)
-        if self._policy.on_open is OpenPolicy.PAUSE:
+        if self._holds_partitions():
             self._pause_all()
+
+    def _holds_partitions(self) -> bool:
+        """While records wait for a retry the partitions stay paused under `pause`, and under
+        `drop` too once the backlog reached its bound (SPEC §15: every backlog is bounded)."""
+        return (
+            self._policy.on_open is OpenPolicy.PAUSE
+            or len(self._backlog) >= self._policy.max_backlog_records
+        )
 
     def _account(self, records: Sequence[Record], report: BatchReport) -> None:
         """Records are finished (committable), counted, and summed up in one log line."""
@@ -564,7 +578,7 @@ class BridgeService:
 
     async def _on_assigned(self, partitions: frozenset[Partition]) -> None:
         self._unassigned_since = None if partitions else self._clock.monotonic()
-        if self._backlog and self._policy.on_open is OpenPolicy.PAUSE:
+        if self._backlog and self._holds_partitions():
             self._source.pause(partitions)  # `drop` keeps consuming, new partitions too
         log.info("partitions assigned", extra={"partitions": len(partitions)})
 

@@ -197,8 +197,10 @@ class FakeDeadLetters:
     def __init__(self) -> None:
         self.letters: list[DeadLetter] = []
         self.available = True
+        self.calls = 0
 
     async def send(self, letters: Sequence[DeadLetter]) -> None:
+        self.calls += 1
         if not self.available:
             raise DeadLetterUnavailable("fake DLQ is down")
         self.letters.extend(letters)
