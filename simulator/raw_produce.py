@@ -33,8 +33,11 @@ class _RawName(str):
         return self.raw
 
 
-def record_batch(key: bytes | None, value: bytes | None, headers: RawHeaders) -> bytes:
-    """One v2 record batch holding one record, header names written byte for byte."""
+RawRecord = tuple[bytes | None, bytes | None, RawHeaders]
+
+
+def record_batch(records: Sequence[RawRecord]) -> bytes:
+    """One v2 record batch holding `records`, header names written byte for byte."""
     builder = _DefaultRecordBatchBuilderPy(
         magic=2,
         compression_type=0,
@@ -44,38 +47,44 @@ def record_batch(key: bytes | None, value: bytes | None, headers: RawHeaders) ->
         base_sequence=-1,
         batch_size=1 << 24,
     )
-    builder.append(
-        0, timestamp=None, key=key, value=value, headers=[(_RawName(k), v) for k, v in headers]
-    )
+    for offset, (key, value, headers) in enumerate(records):
+        named = [(_RawName(k), v) for k, v in headers]
+        builder.append(offset, timestamp=None, key=key, value=value, headers=named)
     return bytes(builder.build())
 
 
 async def produce_raw_headers(
-    bootstrap: str, topic: str, records: Sequence[tuple[bytes | None, bytes | None, RawHeaders]]
+    bootstrap: str, topic: str, records: Sequence[RawRecord], *, partition: int | None = None
 ) -> list[tuple[int, int]]:
-    """Send each (key, value, raw headers) record where a keyed producer would (murmur2 of
-    the key), acks=all, one at a time; returns (partition, offset) of each."""
+    """Send (key, value, raw headers) records, acks=all, where a keyed producer would send
+    each (murmur2 of its key), one batch per record; or, with `partition`, all of them as one
+    batch to that partition (a batch in which a bad record has good neighbours). Returns the
+    (partition, base offset) of each batch sent."""
     client = AIOKafkaClient(bootstrap_servers=bootstrap)
     await client.bootstrap()
     placed = []
     try:
         partitions = sorted(await client._wait_on_metadata(topic))
         choose = DefaultPartitioner()
-        for key, value, headers in records:
-            partition = choose(key, partitions, partitions)
-            leader = client.cluster.leader_for_partition(TopicPartition(topic, partition))
+        batches: list[tuple[int, Sequence[RawRecord]]] = (
+            [(partition, records)]
+            if partition is not None
+            else [(choose(r[0], partitions, partitions), [r]) for r in records]
+        )
+        for number, batch in batches:
+            leader = client.cluster.leader_for_partition(TopicPartition(topic, number))
             request = ProduceRequest(
                 transactional_id=None,
                 required_acks=-1,
                 timeout=10_000,
-                topics=[(topic, [(partition, record_batch(key, value, headers))])],
+                topics=[(topic, [(number, record_batch(batch))])],
             )
             response = await client.send(leader, request)
             [(_, [answer])] = response.topics
             error_code, offset = answer[1], answer[2]
             if error_code:
-                raise RuntimeError(f"produce to {topic}/{partition} failed: error {error_code}")
-            placed.append((partition, offset))
+                raise RuntimeError(f"produce to {topic}/{number} failed: error {error_code}")
+            placed.append((number, offset))
     finally:
         await client.close()
     return placed

@@ -119,6 +119,9 @@ class Triager:
     def decode(self, records: Sequence[Record]) -> Decoded:
         objects: list[dict[str, Any] | Rejection] = []
         for record in records:
+            if record.unreadable is not None:
+                objects.append(Rejection(Reason.INVALID_UTF8, record.unreadable))
+                continue
             try:
                 obj = decode(record.value, self._loads, self._max_record_bytes)
             except Exception as exc:  # one record's problem, never the batch's (SPEC §15)

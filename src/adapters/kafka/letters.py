@@ -4,7 +4,8 @@ A letter is the original key, value and headers plus the `dlq.*` headers. When t
 than the topic's `max.message.bytes`, it is cut to fit, in this order: the value is truncated,
 then the original headers are dropped, then the key is truncated; `dlq.truncated=true`,
 `dlq.truncated.parts` (what was cut), `dlq.original_size` and `dlq.sha256` (of the whole
-original value) say so. A truncated letter is for inspection only: replay refuses it.
+original value) say so; so do they for a record whose header names the source could only read
+escaped (`header_names`). A truncated letter is for inspection only: replay refuses it.
 """
 
 from __future__ import annotations
@@ -120,9 +121,12 @@ def letter_of(dead: DeadLetter, *, now: bytes, limit: int, minimal: bool = False
     if dead.record.key is None and dead.record.value is None:
         ours.append((HEADER_VALUE_NULL, b"true"))
     budget = limit - _MARGIN
+    # A header name the source could only read escaped is not the original: say so, so that
+    # the letter is never replayed as if it were.
+    escaped = ("header_names",) if dead.record.unreadable is not None else ()
     letter = Letter(None, b"", [])
     for parts in _CUTS[2:] if minimal else _CUTS:
-        letter = _cut(dead, ours, parts, budget, keep_value=not minimal)
+        letter = _cut(dead, ours, (*escaped, *parts), budget, keep_value=not minimal)
         if letter.size <= budget:
             break
     return letter
