@@ -14,44 +14,22 @@ from application.ports import (
     BatchReport,
     BridgeHealth,
     Clock,
-    DeadLetter,
     DeadLetters,
     DeadLetterUnavailable,
     EventSource,
-    PublishResult,
-    PublishTrace,
     SourceUnavailable,
     StoreUnavailable,
     StreamStore,
     Telemetry,
 )
 from application.triage import Decoded, Triage, Triager
+from application.writes import Write, Writer
 from domain.breaker import BreakerState, CircuitBreaker, Transition
-from domain.model import Partition, Record, SseMessage
+from domain.model import Partition, Record
 from domain.offsets import OffsetTracker
 
 log = logging.getLogger("eventbridge.bridge")
 TRIAGE_SLICE = 200  # records triaged between two yields to the event loop (~3 ms of CPU)
-
-
-@dataclass(slots=True)
-class _Write:
-    """A batch whose Redis write and dead letters are in flight, not yet booked."""
-
-    outcome: BatchOutcome
-    trace: PublishTrace | None
-    retry: bool
-    published: asyncio.Future[tuple[list[PublishResult] | StoreUnavailable, float]]
-    lettered: asyncio.Future[DeadLetterUnavailable | None]
-
-    async def done(self) -> None:
-        await self.published  # neither raises: failures come back as values
-        await self.lettered
-
-    @property
-    def ok(self) -> bool:
-        results, _ = self.published.result()
-        return not isinstance(results, StoreUnavailable) and self.lettered.result() is None
 
 
 @dataclass(slots=True)
@@ -99,15 +77,17 @@ class BridgeService:
     ) -> None:
         self._source = source
         self._store = store
-        self._dead_letters = dead_letters
         self._telemetry = telemetry
+        self._writer = Writer(
+            store=store, dead_letters=dead_letters, telemetry=telemetry, clock=clock
+        )
         self._clock = clock
         self._breaker = breaker
         self._triager = triager
         self._policy = policy
         self._tracker = OffsetTracker()
         self._lock = asyncio.Lock()
-        self._writing: _Write | None = None  # the last batch's write, in flight
+        self._writing: Write | None = None  # the last batch's write, in flight
         self._ready: _Ready | None = None  # triaged, written next
         self._committing: asyncio.Future[None] | None = None  # the commit in flight
         self._backlog: list[Record] = []  # fetched, not finished, waiting for Redis (pause policy)
@@ -257,7 +237,7 @@ class BridgeService:
                 self._book(before)
             await self._handle_or_keep(ready.records)
             return
-        self._writing = self._start_write(ready.records, triage, retry=False)
+        self._writing = self._writer.start(ready.records, triage, retry=False)
         await asyncio.sleep(0)  # let the write go out before booking the one before
         if before is not None:
             self._book(before)
@@ -359,51 +339,16 @@ class BridgeService:
     async def _write(self, records: Sequence[Record], triage: Triage, *, retry: bool) -> bool:
         """Publish a triaged batch and dead-letter its invalid records, then book it; False
         (and the batch kept for a retry) when Redis or the dead-letter topic failed."""
-        write = self._start_write(records, triage, retry=retry)
+        write = self._writer.start(records, triage, retry=retry)
         await write.done()
         return self._book(write)
 
-    def _start_write(self, records: Sequence[Record], triage: Triage, *, retry: bool) -> _Write:
-        """The batch's Redis write and its dead letters go out at once, as one task."""
-        outcome = BatchOutcome(records, triage)
-        trace = self._telemetry.publish_started(triage.deliver) if triage.deliver else None
-        messages = trace.messages if trace is not None else []
-        return _Write(
-            outcome,
-            trace,
-            retry,
-            asyncio.ensure_future(self._publish(messages)),
-            asyncio.ensure_future(self._send_letters(outcome.letters())),
-        )
-
-    async def _publish(
-        self, messages: list[SseMessage]
-    ) -> tuple[list[PublishResult] | StoreUnavailable, float]:
-        """Only I/O: the results and the seconds they took, or the failure as a value."""
-        if not messages:
-            return [], 0.0
-        started = self._clock.monotonic()
-        try:
-            results = await self._store.publish(messages)
-        except StoreUnavailable as exc:
-            return exc, 0.0
-        return results, self._clock.monotonic() - started
-
-    async def _send_letters(self, letters: list[DeadLetter]) -> DeadLetterUnavailable | None:
-        """Only I/O: None once the dead-letter topic acknowledged them, or the failure."""
-        try:
-            if letters:
-                await self._dead_letters.send(letters)
-        except DeadLetterUnavailable as exc:
-            return exc
-        return None
-
-    def _book(self, write: _Write) -> bool:
+    def _book(self, write: Write) -> bool:
         """Account for a finished write: the batch is finished, or kept for a retry."""
-        results, seconds = write.published.result()
-        dlq_error = write.lettered.result()
+        published = write.published.result()
+        results, seconds = published.results, published.seconds
+        dlq_error = write.dead_letter_error
         outcome, trace = write.outcome, write.trace
-        published = not isinstance(results, StoreUnavailable)
         if isinstance(results, StoreUnavailable):
             if trace is not None:
                 trace.failed(str(results))
@@ -418,7 +363,7 @@ class BridgeService:
             self._dead_letters_failed(dlq_error, write.retry)
             self._keep(outcome.records, write.retry)
             return False
-        if not published:
+        if isinstance(results, StoreUnavailable):
             # The dead letters went out beside the failed write and are acknowledged: those
             # records are done. Only the rest waits, so a retry (which may route differently
             # once the owner cache learned more) cannot also deliver one of them.
@@ -442,7 +387,7 @@ class BridgeService:
 
     async def _dead_letter(self, outcome: BatchOutcome, retry: bool) -> bool:
         """Send the batch's dead letters; False (and the retry timer set) when that failed."""
-        error = await self._send_letters(outcome.letters())
+        error = await self._writer.send_letters(outcome.letters())
         if error is not None:
             self._dead_letters_failed(error, retry)
         return error is None

@@ -144,6 +144,7 @@ class FakeStreamStore:
         self.session_owners: dict[str, str] = {}
         self.available = True
         self.calls = 0
+        self.refused_users: set[str] = set()  # users whose keys "hold the wrong type"
         self._seq = 0
 
     def _check(self) -> None:
@@ -155,6 +156,9 @@ class FakeStreamStore:
         self._check()
         results = []
         for m in messages:
+            if m.user_id in self.refused_users:
+                results.append(PublishResult(m.event_id, "", False, refused="WRONGTYPE (fake)"))
+                continue
             stream = self.streams.setdefault(m.user_id, _UserStream())
             if m.event_id in stream.ids:
                 results.append(PublishResult(m.event_id, "", duplicate=True))
@@ -168,9 +172,10 @@ class FakeStreamStore:
             results.append(PublishResult(m.event_id, stream_id, duplicate=False))
         # Owners are set after the streams, as the script does, and answered per message.
         for index, m in enumerate(messages):
-            if m.teaches_owner:
+            if m.teaches_owner:  # the owner key is not the user's keys: it is written anyway
                 owner = self.session_owners.setdefault(m.session_id, m.user_id)
-                results[index] = replace(results[index], owner=owner)
+                if results[index].refused is None:
+                    results[index] = replace(results[index], owner=owner)
         return results
 
     async def owners(

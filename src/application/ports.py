@@ -89,6 +89,9 @@ class PublishResult:
     stream_id: str
     duplicate: bool
     owner: str | None = None
+    # Redis refused to write this message's user keys, and would again (e.g. WRONGTYPE: the
+    # key holds something else): why. The message is not written; the bridge dead-letters it.
+    refused: str | None = None
 
 
 class StreamStore(Protocol):

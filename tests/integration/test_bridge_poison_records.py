@@ -7,6 +7,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+import redis.asyncio as aioredis
 
 from simulator.services import Services
 from simulator.verify import read_streams, read_topic
@@ -82,5 +83,45 @@ def test_a_producer_duplicate_inside_one_batch_is_published_once_and_counted_onc
         assert (summed(bridge, "published"), summed(bridge, "duplicates")) == (1, 1)
         streams = await read_streams(real_services.redis_url, run.prefix)
         assert [e.event_id for e in streams["7"]] == [event_id_of(value)]
+
+    asyncio.run(scenario())
+
+
+def test_a_user_whose_stream_key_redis_refuses_is_dead_lettered_and_the_batch_goes_on(
+    real_services: Services, unique: str, tmp_path: Path
+) -> None:
+    """A deterministic refusal of one user's write (WRONGTYPE: something else holds the key)
+    must not become an endless retry of the whole batch for every user."""
+    run = BridgeRun(real_services, unique, tmp_path, partitions=1)
+    mine, theirs = str(uuid.uuid4()), str(uuid.uuid4())
+    values = [command_event(mine, "7"), command_event(theirs, "13"), agent_event(mine)]
+
+    async def scenario() -> None:
+        client = aioredis.Redis.from_url(real_services.redis_url)
+        await client.set(f"{run.prefix}{{13}}:stream", "not a stream")
+        await run.create_topic()
+        await produce_raw(
+            real_services.kafka_bootstrap,
+            run.topic,
+            [(s.encode(), v, ()) for s, v in zip((mine, theirs, mine), values, strict=True)],
+        )
+        bridge = run.bridge()
+        bridge.start()
+        try:
+            await run.wait_drained(timeout_s=60, alive=[bridge])
+        finally:
+            assert bridge.terminate() == 0
+        [(value, headers)] = await read_topic(real_services.kafka_bootstrap, run.dlq_topic)
+        assert value == values[1]
+        assert headers["dlq.reason"] == b"internal_error"
+        assert b"WRONGTYPE" in headers["dlq.message"]
+        await client.delete(f"{run.prefix}{{13}}:stream")  # read_streams reads streams only
+        await client.aclose()
+        streams = await read_streams(real_services.redis_url, run.prefix)
+        assert [e.event_id for e in streams["7"]] == [
+            event_id_of(values[0]),
+            event_id_of(values[2]),
+        ]
+        assert summed(bridge, "dead_lettered") == 1
 
     asyncio.run(scenario())

@@ -283,3 +283,53 @@ def test_a_redis_that_forgot_the_script_gets_it_again(real_services: Services, u
             assert not result.duplicate
 
     asyncio.run(asyncio.wait_for(scenario(), 30))
+
+
+def break_user(store: Any, user: str, unique: str) -> Awaitable[Any] | None:
+    """Make Redis refuse to write `user`'s stream, the same way every time."""
+    if isinstance(store, FakeStreamStore):
+        store.refused_users.add(user)
+        return None
+    return store._client.set(f"t{unique}:user:{{{user}}}:stream", "not a stream")
+
+
+def test_a_user_whose_keys_redis_refuses_gets_refused_results_and_the_others_are_written(
+    store_under_test: Any, unique: str
+) -> None:
+    async def body(store: StreamStore) -> None:
+        pending = break_user(store, "13", unique)
+        if pending is not None:
+            await pending
+        batch = [message("7", "s7"), message("13", "s13"), message("8", "s8"), message("13", "s")]
+        results = await store.publish(batch)
+        assert [r.refused is not None for r in results] == [False, True, False, True]
+        assert all("WRONGTYPE" in (r.refused or "") for r in results[1::2])
+        assert all(r.stream_id and not r.duplicate for r in results[::2])
+        assert [r.owner for r in results] == ["7", None, "8", None]
+        again = await store.publish([message("8", "s8")])
+        assert again[0].stream_id > results[2].stream_id
+
+    run(body, store_under_test)
+
+
+def test_a_user_the_acl_forbids_is_refused_and_the_batch_is_written_for_the_others(
+    real_services: Services, unique: str
+) -> None:
+    async def scenario() -> None:
+        async with real_store(real_services.redis_url, unique) as admin:
+            name = f"bridge-{unique}"
+            await admin._client.execute_command(
+                "ACL", "SETUSER", name, "on", ">pw", "+@all", "&*",
+                f"~t{unique}:user:{{7}}:*", f"~t{unique}:session:*",
+            )  # fmt: skip
+            try:
+                url = real_services.redis_url.replace("redis://", f"redis://{name}:pw@", 1)
+                async with real_store(url, unique) as store:
+                    results = await store.publish([message("7", "s7"), message("13", "s13")])
+                assert results[0].stream_id
+                assert results[1].refused is not None
+                assert "NoPermissionError" in results[1].refused
+            finally:
+                await admin._client.execute_command("ACL", "DELUSER", name)
+
+    asyncio.run(asyncio.wait_for(scenario(), 30))

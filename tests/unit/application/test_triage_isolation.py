@@ -133,3 +133,23 @@ def test_cancellation_while_a_record_is_decoded_is_never_swallowed() -> None:
     )
     with pytest.raises(asyncio.CancelledError):
         triager.decode([Record(P, 0, None, b"{}")])
+
+
+def test_a_message_the_store_refuses_for_good_is_dead_lettered_and_its_batch_finished() -> None:
+    clock = FakeClock()
+    source, store, dlq = FakeEventSource(clock, [P]), FakeStreamStore(), FakeDeadLetters()
+    store.refused_users.add("13")
+    mine, theirs = str(uuid.uuid4()), str(uuid.uuid4())
+    for session, user in ((mine, "7"), (theirs, "13"), (mine, "7")):
+        source.append(P, session.encode(), command(clock, session, user))
+    bridge = bridge_with(clock, source, store, dlq)
+    run_through(bridge)
+    [letter] = dlq.letters
+    assert (letter.record.offset, letter.code) == (1, "internal_error")
+    assert "WRONGTYPE" in letter.message
+    assert len(store.events_of("7")) == 2
+    assert source.committed[P] == 3
+    totals = bridge.totals
+    assert (totals.published, totals.dead_lettered, totals.duplicates) == (2, 1, 0)
+    assert totals.invalid_by_reason == {"internal_error": 1}
+    assert bridge.breaker.state.value == "closed"
