@@ -11,6 +11,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
+from simulator.hostile_run import add_hostile_arguments
 from simulator.load import add_load_arguments
 from simulator.local_kafka import KAFKA_VERSION, ensure_jars
 from simulator.services import services
@@ -50,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
     add_traffic_arguments(load, rate=300.0, users=50)
     add_load_arguments(load)
 
+    hostile = sub.add_parser(
+        "hostile", help="hostile records among Genesis traffic through a real bridge, verified"
+    )
+    add_hostile_arguments(hostile)
+
     demo = sub.add_parser("demo", help="everything running locally, and the demo page URL")
     add_traffic_arguments(demo, rate=2.0, users=5)
     demo.add_argument("--port", type=int, default=8080, help="the gateway's port (0: any free)")
@@ -77,6 +83,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from simulator.load import run_load  # noqa: PLC0415
 
         return run_load(args)
+    if args.command == "hostile":
+        from simulator.hostile_run import run_from_cli  # noqa: PLC0415
+
+        return run_from_cli(args)
     if args.command == "demo":
         from simulator.demo import run_demo  # noqa: PLC0415
 
