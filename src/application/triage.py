@@ -119,8 +119,10 @@ class Triager:
     def decode(self, records: Sequence[Record]) -> Decoded:
         objects: list[dict[str, Any] | Rejection] = []
         for record in records:
-            if record.unreadable is not None:
-                objects.append(Rejection(Reason.INVALID_UTF8, record.unreadable))
+            if record.unreadable is not None:  # the source could not read it as Kafka says
+                said = record.unreadable[:300].encode("utf-8", "backslashreplace").decode()
+                message = said or "the record could not be read"
+                objects.append(Rejection(Reason.INVALID_UTF8, message))
                 continue
             try:
                 obj = decode(record.value, self._loads, self._max_record_bytes)
