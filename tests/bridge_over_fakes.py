@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
+from typing import Any
+
 import orjson
 
 from adapters.telemetry.memory import InMemoryTelemetry
@@ -48,4 +52,27 @@ def bridge_over_fakes(
         breaker=breaker or CircuitBreaker(),
         triager=default_triager(policy.max_record_bytes),
         policy=policy,
+    )
+
+
+def flat_event(
+    when: datetime,
+    session: str,
+    user: str | None,
+    event_type: str = "Genesis.Session.Theme.Proposed",
+    **body: Any,
+) -> bytes:
+    """A flat outbox event of `session` stamped `when`, naming `user` in its metadata (an AI
+    agent's, naming nobody, when `user` is None)."""
+    return orjson.dumps(
+        {
+            "event_id": str(uuid.uuid4()),
+            "event_type": event_type,
+            "aggregate_type": "GenesisFlow",
+            "aggregate_id": session,
+            "session_id": session,
+            "created_at": when.isoformat(),
+            "metadata": {"source": "api-gateway", "user_id": user} if user else {"source": "ai"},
+            **body,
+        }
     )

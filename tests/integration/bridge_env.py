@@ -9,7 +9,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from simulator.bridge_process import EventBridgeProcess
+import pytest
+
+from simulator.bridge_process import EventBridgeProcess, settings_env
 from simulator.genesis_model import SimRecord
 from simulator.produce import produce_paced
 from simulator.services import Services
@@ -102,6 +104,22 @@ class BridgeRun:
             return await self.backlog() == 0
 
         await self.wait_for(drained, "the bridge to commit every record", timeout_s, alive=alive)
+
+    async def run_until_drained(self, timeout_s: float = 60) -> EventBridgeProcess:
+        """One bridge process, alive until it committed every record, then stopped cleanly."""
+        bridge = self.bridge()
+        bridge.start()
+        try:
+            await self.wait_drained(timeout_s=timeout_s, alive=[bridge])
+        finally:
+            code = bridge.terminate()
+        assert code == 0, f"the bridge exited with {code}"
+        return bridge
+
+    def cli_env(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """This run's settings in the environment, for `eventbridge` commands run in-process."""
+        for key, value in settings_env(self.settings).items():
+            monkeypatch.setenv(key, value)
 
     async def verification(self, records: list[SimRecord]) -> Verification:
         streams = await read_streams(self.services.redis_url, self.prefix)

@@ -46,13 +46,7 @@ def test_a_record_nested_a_thousand_deep_is_dead_lettered_and_its_neighbours_del
             run.topic,
             [(key, before, ()), (key, poison, ()), (key, after, ())],
         )
-        bridge = run.bridge()
-        bridge.start()
-        try:
-            await run.wait_drained(timeout_s=60, alive=[bridge])
-            assert bridge.running, "the bridge must survive the record"
-        finally:
-            bridge.terminate()
+        await run.run_until_drained()  # alive throughout: it fails at once if the bridge exits
         dlq = await read_topic(real_services.kafka_bootstrap, run.dlq_topic)
         assert [value for value, _ in dlq] == [poison]
         [(_, headers)] = dlq
@@ -74,12 +68,7 @@ def test_a_producer_duplicate_inside_one_batch_is_published_once_and_counted_onc
     async def scenario() -> None:
         await run.create_topic()
         await produce_raw(real_services.kafka_bootstrap, run.topic, [(key, value, ())] * 2)
-        bridge = run.bridge()
-        bridge.start()
-        try:
-            await run.wait_drained(timeout_s=60, alive=[bridge])
-        finally:
-            bridge.terminate()
+        bridge = await run.run_until_drained()
         assert (summed(bridge, "published"), summed(bridge, "duplicates")) == (1, 1)
         streams = await read_streams(real_services.redis_url, run.prefix)
         assert [e.event_id for e in streams["7"]] == [event_id_of(value)]
@@ -105,12 +94,7 @@ def test_a_user_whose_stream_key_redis_refuses_is_dead_lettered_and_the_batch_go
             run.topic,
             [(s.encode(), v, ()) for s, v in zip((mine, theirs, mine), values, strict=True)],
         )
-        bridge = run.bridge()
-        bridge.start()
-        try:
-            await run.wait_drained(timeout_s=60, alive=[bridge])
-        finally:
-            assert bridge.terminate() == 0
+        bridge = await run.run_until_drained()
         [(value, headers)] = await read_topic(real_services.kafka_bootstrap, run.dlq_topic)
         assert value == values[1]
         assert headers["dlq.reason"] == b"internal_error"

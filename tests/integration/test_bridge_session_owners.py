@@ -21,12 +21,12 @@ async def deliver(run: BridgeRun, *values: bytes, session: str) -> None:
     await produce_raw(
         run.services.kafka_bootstrap, run.topic, [(session.encode(), v, ()) for v in values]
     )
-    bridge = run.bridge()
-    bridge.start()
-    try:
-        await run.wait_drained(timeout_s=60, alive=[bridge])
-    finally:
-        assert bridge.terminate() == 0
+    await run.run_until_drained()
+
+
+def the_attack(session: str) -> tuple[bytes, bytes, bytes]:
+    """B's command for S (the index learns S is B's), A's command for S, an agent event for S."""
+    return command_event(session, "B"), command_event(session, "A"), agent_event(session)
 
 
 def test_a_restarted_bridge_routes_an_agent_event_to_the_owner_the_index_knows(
@@ -36,11 +36,7 @@ def test_a_restarted_bridge_routes_an_agent_event_to_the_owner_the_index_knows(
     command for S, then an agent's event for S without a user id: it is B's."""
     run = BridgeRun(real_services, unique, tmp_path, partitions=1)
     session = str(uuid.uuid4())
-    first, foreign, agent = (
-        command_event(session, "B"),
-        command_event(session, "A"),
-        agent_event(session),
-    )
+    first, foreign, agent = the_attack(session)
 
     async def scenario() -> None:
         await run.create_topic()
@@ -70,11 +66,7 @@ def test_two_bridges_over_one_redis_never_route_an_agent_event_to_a_later_claima
     )
     two.prefix = one.prefix
     session = str(uuid.uuid4())
-    first, foreign, agent = (
-        command_event(session, "B"),
-        command_event(session, "A"),
-        agent_event(session),
-    )
+    first, foreign, agent = the_attack(session)
 
     async def scenario() -> None:
         await one.create_topic()

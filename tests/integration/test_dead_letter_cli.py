@@ -15,7 +15,6 @@ from adapters.kafka.settings import KafkaSettings
 from application.ports import DeadLetter
 from domain.model import Partition, Record
 from eventbridge.cli import main
-from simulator.bridge_process import settings_env
 from simulator.services import Services
 from simulator.topics import create_topics_async
 from simulator.verify import read_streams, read_topic
@@ -50,8 +49,7 @@ def test_an_agent_event_dead_lettered_for_want_of_an_owner_is_delivered_once_rep
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     run = BridgeRun(real_services, unique, tmp_path, partitions=1)
-    for key, value in settings_env(run.settings).items():
-        monkeypatch.setenv(key, value)
+    run.cli_env(monkeypatch)
     session, other = str(uuid.uuid4()), str(uuid.uuid4())
     early = agent_event(session)  # before its session's first command: no owner yet
     bridge = run.bridge()
@@ -124,8 +122,7 @@ def test_a_record_dead_lettered_twice_is_shown_and_replayed_once(
 ) -> None:
     """A bridge that crashed between a dead letter and its commit writes the letter again."""
     run = BridgeRun(real_services, unique, tmp_path, partitions=1)
-    for key, value in settings_env(run.settings).items():
-        monkeypatch.setenv(key, value)
+    run.cli_env(monkeypatch)
     source = Partition(run.topic, 0)
     first, second = (
         DeadLetter(Record(source, offset, b"k", b"{bad %d" % offset), "invalid_json", "not JSON")

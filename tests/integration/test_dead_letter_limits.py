@@ -13,7 +13,6 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from eventbridge.cli import main
-from simulator.bridge_process import settings_env
 from simulator.services import Services
 from simulator.topics import create_topics_async
 from simulator.verify import read_streams, read_topic
@@ -66,8 +65,7 @@ def test_a_record_just_under_the_topics_limit_is_dead_lettered_truncated_and_not
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     run = BridgeRun(real_services, unique, tmp_path, partitions=1)
-    for key, value in settings_env(run.settings).items():
-        monkeypatch.setenv(key, value)
+    run.cli_env(monkeypatch)
     session = str(uuid.uuid4())
     big = almost_too_big(LIMIT - 400)
     good = [command_event(session, "7"), agent_event(session)]
@@ -80,12 +78,7 @@ def test_a_record_just_under_the_topics_limit_is_dead_lettered_truncated_and_not
         await produce_raw(
             bootstrap, run.topic, [(key, good[0], ()), (key, big, headers), (key, good[1], ())]
         )
-        bridge = run.bridge()
-        bridge.start()
-        try:
-            await run.wait_drained(timeout_s=60, alive=[bridge])
-        finally:
-            assert bridge.terminate() == 0
+        await run.run_until_drained()
         [(value, h)] = await read_topic(bootstrap, run.dlq_topic)
         assert h["dlq.reason"] == b"invalid_json"
         assert h["dlq.truncated"] == b"true"

@@ -15,11 +15,12 @@ from application.fakes import FakeClock, FakeDeadLetters, FakeEventSource, FakeS
 from application.policy import BridgePolicy, OpenPolicy
 from domain.breaker import BreakerPolicy, CircuitBreaker
 from domain.model import Partition
-from tests.bridge_over_fakes import bridge_over_fakes
+from tests.bridge_over_fakes import bridge_over_fakes, flat_event
 
 pytestmark = [pytest.mark.unit, pytest.mark.timeout(60)]
 
 PARTITIONS = [Partition("genesis", p) for p in range(2)]
+COMMAND = "Genesis.Session.Command.Received"
 BATCH = 100
 BOUND = 1000
 
@@ -33,20 +34,7 @@ def records(clock: FakeClock) -> Iterator[tuple[bytes, bytes]]:
         if n % 10 == 0:
             yield session.encode(), b"{not json"
             continue
-        yield (
-            session.encode(),
-            orjson.dumps(
-                {
-                    "event_id": str(uuid.uuid4()),
-                    "event_type": "Genesis.Session.Command.Received",
-                    "aggregate_type": "GenesisFlow",
-                    "aggregate_id": session,
-                    "session_id": session,
-                    "created_at": clock.wall().isoformat(),
-                    "metadata": {"user_id": str(n % 7)},
-                }
-            ),
-        )
+        yield session.encode(), flat_event(clock.wall(), session, str(n % 7), COMMAND)
 
 
 class Traffic:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-import orjson
 import pytest
 
 from application.fakes import FakeClock, FakeDeadLetters, FakeEventSource, FakeStreamStore
 from application.owners import OwnerCache
 from application.policy import BridgePolicy
 from domain.model import Partition, Record
-from tests.bridge_over_fakes import bridge_over_fakes, default_triager
+from tests.bridge_over_fakes import bridge_over_fakes, default_triager, flat_event
 
 pytestmark = [pytest.mark.unit, pytest.mark.timeout(30)]
 
@@ -21,19 +20,9 @@ P = Partition("genesis", 0)
 
 def event(clock: FakeClock, session: str, user: str | None) -> bytes:
     """A flat event of `session`: a user's command when `user` is given, else an agent's."""
-    return orjson.dumps(
-        {
-            "event_id": str(uuid.uuid4()),
-            "event_type": "Genesis.Session.Command.Received"
-            if user
-            else "Genesis.Session.Theme.Proposed",
-            "aggregate_type": "GenesisFlow",
-            "aggregate_id": session,
-            "session_id": session,
-            "created_at": clock.wall().isoformat(),
-            "metadata": {"source": "api-gateway", "user_id": user} if user else {"source": "ai"},
-        }
-    )
+    if user is None:
+        return flat_event(clock.wall(), session, None)
+    return flat_event(clock.wall(), session, user, "Genesis.Session.Command.Received")
 
 
 def run(

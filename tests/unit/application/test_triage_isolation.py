@@ -20,6 +20,7 @@ from domain.breaker import CircuitBreaker
 from domain.filter import EventFilter
 from domain.mapper import SseMapper
 from domain.model import Partition, Record
+from tests.bridge_over_fakes import flat_event
 
 pytestmark = [pytest.mark.unit, pytest.mark.timeout(30)]
 
@@ -27,18 +28,7 @@ P = Partition("genesis", 0)
 
 
 def command(clock: FakeClock, session: str, user: str, **body: Any) -> bytes:
-    return orjson.dumps(
-        {
-            "event_id": str(uuid.uuid4()),
-            "event_type": "Genesis.Session.Command.Received",
-            "aggregate_type": "GenesisFlow",
-            "aggregate_id": session,
-            "session_id": session,
-            "created_at": clock.wall().isoformat(),
-            "metadata": {"source": "api-gateway", "user_id": user},
-            **body,
-        }
-    )
+    return flat_event(clock.wall(), session, user, "Genesis.Session.Command.Received", **body)
 
 
 def bridge_with(
