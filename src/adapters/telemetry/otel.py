@@ -156,7 +156,7 @@ class OtelTelemetry:
             "eventbridge_backlog_records",
             [self._observe(lambda h: h.backlog)],
             "{record}",
-            "Fetched records waiting for Redis (pause policy)",
+            "Fetched records kept for a retry (bounded by bridge.max_backlog_records)",
         )
 
     def _preset_series(self) -> None:
