@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT    := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: setup system-deps test lint unit integration acceptance e2e run bench load clean
+.PHONY: setup system-deps test lint unit integration acceptance e2e run bench load hostile clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ bench: setup
 
 load: setup
 	$(BIN)/python -m simulator load --duration 60
+
+# 20,000 records, a quarter of them hostile, through a real bridge; RECORDS=, SEED= to change.
+hostile: setup
+	$(BIN)/python -m simulator hostile --records $(or $(RECORDS),20000) --seed $(or $(SEED),15)
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache

@@ -120,11 +120,8 @@ async def naive_bridge(s: Services, prefix: str, topic: str, n: int) -> float:
     log.addHandler(logging.FileHandler("/dev/null"))
     log.setLevel(logging.INFO)
     keys = RedisKeys(sse_prefix=f"{prefix}:user:")
-    event_filter, mapper, owners = (
-        EventFilter(FilterPolicy()),
-        SseMapper(dumps=orjson.dumps),
-        OwnerCache(),
-    )
+    event_filter, mapper = EventFilter(FilterPolicy()), SseMapper(dumps=orjson.dumps)
+    owners: dict[str, str] = {}  # the original's in-process session→owner map
     client = aioredis.Redis.from_url(s.redis_url)
     consumer = AIOKafkaConsumer(
         topic,
@@ -157,7 +154,7 @@ async def naive_bridge(s: Services, prefix: str, topic: str, n: int) -> float:
                 log.info("event filtered", extra={"offset": msg.offset})
                 continue
             if message.teaches_owner:
-                owners.learn(message.session_id, message.user_id)
+                owners.setdefault(message.session_id, message.user_id)
             stream_id = await client.xadd(
                 keys.stream(message.user_id), {"d": message.data}, maxlen=1000
             )

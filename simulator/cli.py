@@ -13,6 +13,7 @@ from pathlib import Path
 
 import orjson
 
+from simulator.hostile_run import add_hostile_arguments
 from simulator.load import add_load_arguments
 from simulator.local_kafka import KAFKA_VERSION, ensure_jars
 from simulator.processes import Cancelled
@@ -86,6 +87,11 @@ def _parser() -> argparse.ArgumentParser:
     add_traffic_arguments(load, rate=300.0, users=50)
     add_load_arguments(load)
 
+    hostile = sub.add_parser(
+        "hostile", help="hostile records among Genesis traffic through a real bridge, verified"
+    )
+    add_hostile_arguments(hostile)
+
     demo = sub.add_parser("demo", help="everything running locally, and the demo page URL")
     add_traffic_arguments(demo, rate=2.0, users=5)
     demo.add_argument("--port", type=int, default=8080, help="the gateway's port (0: any free)")
@@ -116,6 +122,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from simulator.load import run_load  # noqa: PLC0415
 
         return run_load(args)
+    if args.command == "hostile":
+        from simulator.hostile_run import run_from_cli  # noqa: PLC0415
+
+        return run_from_cli(args)
     if args.command == "demo":
         from simulator.demo import run_demo  # noqa: PLC0415
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
+from typing import Any
+
 import orjson
 
 from adapters.telemetry.memory import InMemoryTelemetry
@@ -16,12 +20,12 @@ from domain.filter import EventFilter, FilterPolicy
 from domain.mapper import SseMapper
 
 
-def default_triager(max_record_bytes: int) -> Triager:
-    """The default filter and mapper, with orjson, and a fresh owner memory."""
+def default_triager(max_record_bytes: int, owners: OwnerCache | None = None) -> Triager:
+    """The default filter and mapper, with orjson, and a fresh owner memory (or `owners`)."""
     return Triager(
         event_filter=EventFilter(FilterPolicy()),
         mapper=SseMapper(dumps=orjson.dumps),
-        owners=OwnerCache(),
+        owners=owners if owners is not None else OwnerCache(),
         loads=orjson.loads,
         max_record_bytes=max_record_bytes,
     )
@@ -48,4 +52,27 @@ def bridge_over_fakes(
         breaker=breaker or CircuitBreaker(),
         triager=default_triager(policy.max_record_bytes),
         policy=policy,
+    )
+
+
+def flat_event(
+    when: datetime,
+    session: str,
+    user: str | None,
+    event_type: str = "Genesis.Session.Theme.Proposed",
+    **body: Any,
+) -> bytes:
+    """A flat outbox event of `session` stamped `when`, naming `user` in its metadata (an AI
+    agent's, naming nobody, when `user` is None)."""
+    return orjson.dumps(
+        {
+            "event_id": str(uuid.uuid4()),
+            "event_type": event_type,
+            "aggregate_type": "GenesisFlow",
+            "aggregate_id": session,
+            "session_id": session,
+            "created_at": when.isoformat(),
+            "metadata": {"source": "api-gateway", "user_id": user} if user else {"source": "ai"},
+            **body,
+        }
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,20 +14,18 @@ from application.ports import (
     BatchReport,
     BridgeHealth,
     Clock,
-    DeadLetter,
     DeadLetters,
     DeadLetterUnavailable,
     EventSource,
-    PublishResult,
-    PublishTrace,
     SourceUnavailable,
     StoreUnavailable,
     StreamStore,
     Telemetry,
 )
 from application.triage import Decoded, Triage, Triager
+from application.writes import Write, Writer
 from domain.breaker import BreakerState, CircuitBreaker, Transition
-from domain.model import Partition, Record, SseMessage
+from domain.model import Partition, Record
 from domain.offsets import OffsetTracker
 
 log = logging.getLogger("eventbridge.bridge")
@@ -34,23 +33,20 @@ TRIAGE_SLICE = 200  # records triaged between two yields to the event loop (~3 m
 
 
 @dataclass(slots=True)
-class _Write:
-    """A batch whose Redis write and dead letters are in flight, not yet booked."""
+class _Ready:
+    """A triaged batch waiting for its write (and for its owner lookup, if it asked one)."""
 
-    outcome: BatchOutcome
-    trace: PublishTrace | None
-    retry: bool
-    published: asyncio.Future[tuple[list[PublishResult] | StoreUnavailable, float]]
-    lettered: asyncio.Future[DeadLetterUnavailable | None]
+    records: Sequence[Record]
+    decoded: Decoded
+    triage: Triage
+    lookup: asyncio.Future[dict[str, str]] | None
 
-    async def done(self) -> None:
-        await self.published  # neither raises: failures come back as values
-        await self.lettered
 
-    @property
-    def ok(self) -> bool:
-        results, _ = self.published.result()
-        return not isinstance(results, StoreUnavailable) and self.lettered.result() is None
+async def _answered(lookup: asyncio.Future[dict[str, str]] | None) -> None:
+    """Wait for a lookup whose answer is no longer needed (the batch is decided again)."""
+    if lookup is not None:
+        with contextlib.suppress(StoreUnavailable):
+            await lookup
 
 
 class BridgeService:
@@ -81,16 +77,18 @@ class BridgeService:
     ) -> None:
         self._source = source
         self._store = store
-        self._dead_letters = dead_letters
         self._telemetry = telemetry
+        self._writer = Writer(
+            store=store, dead_letters=dead_letters, telemetry=telemetry, clock=clock
+        )
         self._clock = clock
         self._breaker = breaker
         self._triager = triager
         self._policy = policy
         self._tracker = OffsetTracker()
         self._lock = asyncio.Lock()
-        self._writing: _Write | None = None  # the last batch's write, in flight
-        self._ready: tuple[Sequence[Record], Triage] | None = None  # triaged, write next
+        self._writing: Write | None = None  # the last batch's write, in flight
+        self._ready: _Ready | None = None  # triaged, written next
         self._committing: asyncio.Future[None] | None = None  # the commit in flight
         self._backlog: list[Record] = []  # fetched, not finished, waiting for Redis (pause policy)
         self._retry_at = 0.0
@@ -153,7 +151,7 @@ class BridgeService:
         if self._backlog and self._may_try(now):
             async with self._lock:
                 await self._handle(self._backlog, retry=True)
-        elif self._backlog and self._policy.on_open is OpenPolicy.PAUSE:
+        elif self._backlog and self._holds_partitions():
             # Partitions are paused, so this only waits (and keeps the group membership).
             await self._idle(self._wait_s(now))
         else:
@@ -195,10 +193,11 @@ class BridgeService:
     async def _take(self, records: Sequence[Record]) -> None:
         """A new batch, in three overlapping stages while Redis looks healthy:
 
-        1. decode it and send its owner lookup (so the lookup is not queued behind a write);
-        2. write the batch triaged in the step before, once the write before that succeeded,
-           and book that one after the new write went out;
-        3. triage this batch; it waits (`_ready`) for its write until the next step.
+        1. decode it;
+        2. write the batch triaged in the step before (once its owner lookup answered and the
+           write before it succeeded), and book that one after the new write went out;
+        3. triage this batch and send its owner lookup; it waits (`_ready`) for its write
+           until the next step.
 
         Any doubt (breaker not closed, a failed write or lookup) sends the batch through
         `_handle`, which decides everything again one step at a time, behind a failed batch.
@@ -208,20 +207,19 @@ class BridgeService:
             await self._handle_or_keep(records)
             return
         decoded = self._triager.decode(records)
-        lookup = None
-        if decoded.unknown_sessions:
-            lookup = asyncio.ensure_future(self._store.owners(decoded.unknown_sessions))
-            await asyncio.sleep(0)  # the lookup goes out first
         await self._send_ready()
-        triage = await self._speculate(decoded, lookup)
-        if triage is None or self._backlog or self._breaker.state is not BreakerState.CLOSED:
+        triage = await self._triaged(decoded)
+        lookup = asyncio.ensure_future(self._ask(triage)) if triage.asks else None
+        if self._backlog or self._breaker.state is not BreakerState.CLOSED:
+            await _answered(lookup)
             await self.flush()
             await self._handle_or_keep(records)
         else:
-            self._ready = (records, triage)
+            self._ready = _Ready(records, decoded, triage, lookup)
 
     async def _send_ready(self) -> None:
-        """Start the write of the triaged batch once the write before it succeeded."""
+        """Start the write of the triaged batch once its owner lookup answered and the write
+        before it succeeded."""
         ready, self._ready = self._ready, None
         if ready is None:
             return
@@ -230,46 +228,54 @@ class BridgeService:
             await before.done()
             if not before.ok:
                 self._book(before)  # keeps it: the ready batch must go behind it
-                await self._handle_or_keep(ready[0])
+                await _answered(ready.lookup)
+                await self._handle_or_keep(ready.records)
                 return
-        self._writing = self._start_write(*ready, retry=False)
+        triage = await self._settled(ready)
+        if triage is None:  # the lookup failed: `_handle` asks again, and counts that answer
+            if before is not None:
+                self._book(before)
+            await self._handle_or_keep(ready.records)
+            return
+        self._writing = self._writer.start(ready.records, triage, retry=False)
         await asyncio.sleep(0)  # let the write go out before booking the one before
         if before is not None:
             self._book(before)
 
     async def _handle_or_keep(self, records: Sequence[Record]) -> None:
         """The one-step-at-a-time path for a new batch (nothing in flight)."""
-        if self._backlog and self._policy.on_open is OpenPolicy.PAUSE:
+        if self._backlog and self._holds_partitions():
             self._keep(records, retry=False)  # behind the failed batch, never before it
         else:
             await self._handle(records, retry=False)
 
-    async def _speculate(
-        self, decoded: Decoded, lookup: asyncio.Future[dict[str, str]] | None
-    ) -> Triage | None:
-        """Triage while the owner lookup runs, yielding between slices.
-
-        Sessions being looked up count as owner-less in that first triage, which is right for
-        the usual answer, "no owner"; when Redis does know owners, they are remembered and the
-        batch is triaged again. None when the lookup failed (not counted: `_handle` asks again
-        and counts that answer).
-        """
+    async def _triaged(self, decoded: Decoded) -> Triage:
+        """Triage a batch, yielding to the writes in flight between slices."""
         now, triage = self._clock.wall(), Triage()
         for start in range(0, len(decoded.records), TRIAGE_SLICE):
             if start:
                 await asyncio.sleep(0)  # the writes in flight move on between slices
             part = slice(start, start + TRIAGE_SLICE)
             self._triager.triage(decoded, now=now, part=part, into=triage)
-        if lookup is None:
-            return triage
+        return triage
+
+    async def _ask(self, triage: Triage) -> dict[str, str]:
+        """The owner index's answer to a triage's lookups and claims (one round trip)."""
+        return await self._store.owners(triage.lookups, triage.claims)
+
+    async def _settled(self, ready: _Ready) -> Triage | None:
+        """The ready batch's triage once the index answered: as it is when the answer is the
+        one it assumed (no session had an owner: every claim won), else triaged again by the
+        index's owners. None when the lookup failed."""
+        if ready.lookup is None:
+            return ready.triage
         try:
-            found = await lookup
+            before = await ready.lookup
         except StoreUnavailable:
             return None
-        if not found:
-            return triage
-        self._triager.remember(found)
-        return self._triager.triage(decoded, now=self._clock.wall())
+        if self._triager.settle(ready.triage, before):
+            return ready.triage
+        return self._triager.triage(ready.decoded, now=self._clock.wall())
 
     def _may_try(self, now: float) -> bool:
         return now >= self._retry_at and self._breaker.allow(now)
@@ -308,15 +314,16 @@ class BridgeService:
             or (not self._backlog and self._breaker.allow(self._clock.monotonic()))
         )
         decoded = self._triager.decode(records)
-        if decoded.unknown_sessions and reachable:
+        triage = self._triager.triage(decoded, now=self._clock.wall(), lookup_failed=not reachable)
+        if triage.asks and reachable:
             try:
-                self._triager.remember(await self._store.owners(decoded.unknown_sessions))
+                before = await self._ask(triage)
             except StoreUnavailable as exc:
-                self._store_failed(exc)
+                self._store_failed(exc, retry)
                 self._keep(records, retry)
                 return
-        lookup_failed = bool(decoded.unknown_sessions) and not reachable
-        triage = self._triager.triage(decoded, now=self._clock.wall(), lookup_failed=lookup_failed)
+            if not self._triager.settle(triage, before):
+                triage = self._triager.triage(decoded, now=self._clock.wall())
         if reachable:
             await self._write(records, triage, retry=retry)
             return
@@ -324,7 +331,7 @@ class BridgeService:
         outcome = BatchOutcome(records, triage)
         closed = self._breaker.state is BreakerState.CLOSED
         outcome.dropped("redis_unavailable" if closed else "breaker_open")
-        if await self._dead_letter(outcome):
+        if await self._dead_letter(outcome, retry):
             self._conclude(outcome, retry=retry)
         else:
             self._keep(records, retry)
@@ -332,65 +339,31 @@ class BridgeService:
     async def _write(self, records: Sequence[Record], triage: Triage, *, retry: bool) -> bool:
         """Publish a triaged batch and dead-letter its invalid records, then book it; False
         (and the batch kept for a retry) when Redis or the dead-letter topic failed."""
-        write = self._start_write(records, triage, retry=retry)
+        write = self._writer.start(records, triage, retry=retry)
         await write.done()
         return self._book(write)
 
-    def _start_write(self, records: Sequence[Record], triage: Triage, *, retry: bool) -> _Write:
-        """The batch's Redis write and its dead letters go out at once, as one task."""
-        outcome = BatchOutcome(records, triage)
-        trace = self._telemetry.publish_started(triage.deliver) if triage.deliver else None
-        messages = trace.messages if trace is not None else []
-        return _Write(
-            outcome,
-            trace,
-            retry,
-            asyncio.ensure_future(self._publish(messages)),
-            asyncio.ensure_future(self._send_letters(outcome.letters())),
-        )
-
-    async def _publish(
-        self, messages: list[SseMessage]
-    ) -> tuple[list[PublishResult] | StoreUnavailable, float]:
-        """Only I/O: the results and the seconds they took, or the failure as a value."""
-        if not messages:
-            return [], 0.0
-        started = self._clock.monotonic()
-        try:
-            results = await self._store.publish(messages)
-        except StoreUnavailable as exc:
-            return exc, 0.0
-        return results, self._clock.monotonic() - started
-
-    async def _send_letters(self, letters: list[DeadLetter]) -> DeadLetterUnavailable | None:
-        """Only I/O: None once the dead-letter topic acknowledged them, or the failure."""
-        try:
-            if letters:
-                await self._dead_letters.send(letters)
-        except DeadLetterUnavailable as exc:
-            return exc
-        return None
-
-    def _book(self, write: _Write) -> bool:
+    def _book(self, write: Write) -> bool:
         """Account for a finished write: the batch is finished, or kept for a retry."""
-        results, seconds = write.published.result()
-        dlq_error = write.lettered.result()
+        published = write.published.result()
+        results, seconds = published.results, published.seconds
+        dlq_error = write.dead_letter_error
         outcome, trace = write.outcome, write.trace
-        published = not isinstance(results, StoreUnavailable)
         if isinstance(results, StoreUnavailable):
             if trace is not None:
                 trace.failed(str(results))
-            self._store_failed(results)
+            self._store_failed(results, write.retry)
         elif trace is not None:
             trace.succeeded(results)
+            self._triager.published(outcome.triage.deliver, [r.owner for r in results])
             self._publish_ok += 1
             self._note(self._breaker.record_success(self._clock.monotonic()))
             outcome.published(results, seconds, self._clock.wall().timestamp())
         if dlq_error is not None:
-            self._dead_letters_failed(dlq_error)
+            self._dead_letters_failed(dlq_error, write.retry)
             self._keep(outcome.records, write.retry)
             return False
-        if not published:
+        if isinstance(results, StoreUnavailable):
             # The dead letters went out beside the failed write and are acknowledged: those
             # records are done. Only the rest waits, so a retry (which may route differently
             # once the owner cache learned more) cannot also deliver one of them.
@@ -412,17 +385,23 @@ class BridgeService:
             self._account(records, report)
         return {id(record) for record in records}
 
-    async def _dead_letter(self, outcome: BatchOutcome) -> bool:
+    async def _dead_letter(self, outcome: BatchOutcome, retry: bool) -> bool:
         """Send the batch's dead letters; False (and the retry timer set) when that failed."""
-        error = await self._send_letters(outcome.letters())
+        error = await self._writer.send_letters(outcome.letters())
         if error is not None:
-            self._dead_letters_failed(error)
+            self._dead_letters_failed(error, retry)
         return error is None
 
-    def _dead_letters_failed(self, error: DeadLetterUnavailable) -> None:
+    def _dead_letters_failed(self, error: DeadLetterUnavailable, retry: bool) -> None:
         # The whole batch is kept and tried again later: republishing is idempotent.
         log.error("dead-letter topic unavailable", extra={"error": str(error)})
-        self._retry_at = self._clock.monotonic() + self._policy.retry_backoff_s
+        self._wait_for_retry(retry)
+
+    def _wait_for_retry(self, retry: bool) -> None:
+        """A failure starts a wait unless one is running: only the failed retry itself (or the
+        first failure) sets the timer, so later batches under `drop` cannot push it away."""
+        if retry or not self._backlog:
+            self._retry_at = self._clock.monotonic() + self._policy.retry_backoff_s
 
     def _conclude(self, outcome: BatchOutcome, *, retry: bool) -> None:
         """The batch is finished: its offsets become committable."""
@@ -431,11 +410,11 @@ class BridgeService:
             self._backlog = []
             self._resume_all()
 
-    def _store_failed(self, exc: StoreUnavailable) -> None:
+    def _store_failed(self, exc: StoreUnavailable, retry: bool) -> None:
         now = self._clock.monotonic()
         self._note(self._breaker.record_failure(now))
         self._publish_failed += 1
-        self._retry_at = now + self._policy.retry_backoff_s
+        self._wait_for_retry(retry)
         log.warning(
             "redis unavailable", extra={"error": str(exc), "breaker": self._breaker.state.value}
         )
@@ -447,8 +426,16 @@ class BridgeService:
             self._backlog = list(records)
             return
         self._backlog.extend(records)
-        if self._policy.on_open is OpenPolicy.PAUSE:
+        if self._holds_partitions():
             self._pause_all()
+
+    def _holds_partitions(self) -> bool:
+        """While records wait for a retry the partitions stay paused under `pause`, and under
+        `drop` too once the backlog reached its bound (SPEC §15: every backlog is bounded)."""
+        return (
+            self._policy.on_open is OpenPolicy.PAUSE
+            or len(self._backlog) >= self._policy.max_backlog_records
+        )
 
     def _account(self, records: Sequence[Record], report: BatchReport) -> None:
         """Records are finished (committable), counted, and summed up in one log line."""
@@ -536,7 +523,7 @@ class BridgeService:
 
     async def _on_assigned(self, partitions: frozenset[Partition]) -> None:
         self._unassigned_since = None if partitions else self._clock.monotonic()
-        if self._backlog and self._policy.on_open is OpenPolicy.PAUSE:
+        if self._backlog and self._holds_partitions():
             self._source.pause(partitions)  # `drop` keeps consuming, new partitions too
         log.info("partitions assigned", extra={"partitions": len(partitions)})
 

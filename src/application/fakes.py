@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from application.ports import (
@@ -131,17 +131,20 @@ class FakeEventSource:
 @dataclass
 class _UserStream:
     entries: list[tuple[str, SseMessage]] = field(default_factory=list)
-    ids: set[str] = field(default_factory=set)
+    ids: dict[str, None] = field(default_factory=dict)  # in write order, oldest first
 
 
 class FakeStreamStore:
-    """Per-user streams in memory with the same dedup-by-event-id rule as the Redis script."""
+    """Per-user streams in memory with the same dedup-by-event-id rule as the Redis script:
+    the newest `dedup_window` event ids of each user (time-based expiry is not modelled)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, dedup_window: int = 10_000) -> None:
+        self._window = dedup_window
         self.streams: dict[str, _UserStream] = {}
         self.session_owners: dict[str, str] = {}
         self.available = True
         self.calls = 0
+        self.refused_users: set[str] = set()  # users whose keys "hold the wrong type"
         self._seq = 0
 
     def _check(self) -> None:
@@ -153,6 +156,9 @@ class FakeStreamStore:
         self._check()
         results = []
         for m in messages:
+            if m.user_id in self.refused_users:
+                results.append(PublishResult(m.event_id, "", False, refused="WRONGTYPE (fake)"))
+                continue
             stream = self.streams.setdefault(m.user_id, _UserStream())
             if m.event_id in stream.ids:
                 results.append(PublishResult(m.event_id, "", duplicate=True))
@@ -160,15 +166,27 @@ class FakeStreamStore:
             self._seq += 1
             stream_id = f"{self._seq}-0"
             stream.entries.append((stream_id, m))
-            stream.ids.add(m.event_id)
+            stream.ids[m.event_id] = None
+            while len(stream.ids) > self._window:
+                del stream.ids[next(iter(stream.ids))]
             results.append(PublishResult(m.event_id, stream_id, duplicate=False))
-            if m.teaches_owner:
-                self.session_owners.setdefault(m.session_id, m.user_id)
+        # Owners are set after the streams, as the script does, and answered per message.
+        for index, m in enumerate(messages):
+            if m.teaches_owner:  # the owner key is not the user's keys: it is written anyway
+                owner = self.session_owners.setdefault(m.session_id, m.user_id)
+                if results[index].refused is None:
+                    results[index] = replace(results[index], owner=owner)
         return results
 
-    async def owners(self, session_ids: Collection[str]) -> dict[str, str]:
+    async def owners(
+        self, session_ids: Collection[str], claims: Mapping[str, str] | None = None
+    ) -> dict[str, str]:
         self._check()
-        return {s: self.session_owners[s] for s in session_ids if s in self.session_owners}
+        asked = set(session_ids) | set(claims or ())
+        before = {s: self.session_owners[s] for s in asked if s in self.session_owners}
+        for session_id, user_id in (claims or {}).items():
+            self.session_owners.setdefault(session_id, user_id)
+        return before
 
     async def ping(self) -> None:
         self._check()
@@ -184,8 +202,10 @@ class FakeDeadLetters:
     def __init__(self) -> None:
         self.letters: list[DeadLetter] = []
         self.available = True
+        self.calls = 0
 
     async def send(self, letters: Sequence[DeadLetter]) -> None:
+        self.calls += 1
         if not self.available:
             raise DeadLetterUnavailable("fake DLQ is down")
         self.letters.extend(letters)

@@ -8,6 +8,7 @@ from typing import Any
 from application.ports import BatchReport, DeadLetter, PublishResult
 from application.triage import Triage
 from domain.model import Record, SseMessage
+from domain.reasons import Reason
 
 
 class BatchOutcome:
@@ -34,7 +35,13 @@ class BatchOutcome:
         report.publish_seconds = seconds
         by_type = report.published_by_type
         latencies = report.end_to_end_seconds
+        refused = Reason.INTERNAL_ERROR.value
+        invalid = report.invalid_by_reason
         for (_, message), result in zip(self.triage.deliver, results, strict=True):
+            if result.refused is not None:  # dead-lettered by the write itself
+                invalid[refused] = invalid.get(refused, 0) + 1
+                report.dead_lettered += 1
+                continue
             if result.duplicate:
                 report.duplicates += 1
                 continue

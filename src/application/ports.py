@@ -81,11 +81,17 @@ class EventSource(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class PublishResult:
-    """What the store did with one message: its stream entry id, or that it was a duplicate."""
+    """What the store did with one message: its stream entry id, or that it was a duplicate;
+    for a message that teaches its session's owner, the owner the index holds after the write
+    (its own user when it was the first, else the owner that was there)."""
 
     event_id: str
     stream_id: str
     duplicate: bool
+    owner: str | None = None
+    # Redis refused to write this message's user keys, and would again (e.g. WRONGTYPE: the
+    # key holds something else): why. The message is not written; the bridge dead-letters it.
+    refused: str | None = None
 
 
 class StreamStore(Protocol):
@@ -94,14 +100,21 @@ class StreamStore(Protocol):
     `publish` writes a whole batch in as few round trips as the deployment allows and returns
     one result per message, in order. It is idempotent by (user, event_id): a message already
     in its user's dedup window comes back with `duplicate=True` and is not appended again.
-    Messages with `teaches_owner` also record their session's owner. Raises StoreUnavailable
-    when Redis is unreachable; then nothing or part of the batch may be written, and retrying
-    the whole batch is safe. `owners` looks up session owners (missing sessions are absent).
+    Messages with `teaches_owner` also record their session's owner if it has none (first
+    owner wins) and answer the owner it has. Raises StoreUnavailable when Redis is unreachable;
+    then nothing or part of the batch may be written, and retrying the whole batch is safe.
+
+    `owners` asks the session→owner index, in one round trip, for the owner of each session in
+    `session_ids` and of each claimed session, and atomically makes each claimed user the
+    owner of a session that has none (SET NX). It answers the owners as they were *before* the
+    call: a claimed session missing from the answer had no owner and is now the claimed user's.
     """
 
     async def publish(self, messages: Sequence[SseMessage]) -> list[PublishResult]: ...
 
-    async def owners(self, session_ids: Collection[str]) -> dict[str, str]: ...
+    async def owners(
+        self, session_ids: Collection[str], claims: Mapping[str, str] | None = None
+    ) -> dict[str, str]: ...
 
     async def ping(self) -> None: ...
 

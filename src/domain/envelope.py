@@ -9,13 +9,12 @@ from domain.checks import parse_timestamp
 from domain.fields import (
     Headers,
     RawEvent,
-    is_flat,
-    session_candidate,
     typed_event,
 )
 from domain.model import Envelope
 from domain.reasons import Reason, Rejection, type_name
-from domain.users import SessionOwner, resolve_user, user_candidate
+from domain.render import described
+from domain.users import SessionOwner, resolve_user
 
 DEFAULT_MAX_RECORD_BYTES = 1_048_576
 
@@ -62,7 +61,7 @@ def decode(
             value.decode("utf-8")
         except UnicodeDecodeError as bad:
             return Rejection(Reason.INVALID_UTF8, f"record value is not UTF-8: {bad.reason}")
-        return Rejection(Reason.INVALID_JSON, f"record value is not JSON: {exc}"[:200])
+        return Rejection(Reason.INVALID_JSON, f"record value is not JSON: {described(exc, 160)}")
     if not isinstance(obj, dict):
         return Rejection(
             Reason.NOT_AN_OBJECT, f"record value is a JSON {type_name(obj)}, not an object"
@@ -122,14 +121,3 @@ def normalise(
         return user
     when = parse_timestamp(raw.timestamp)
     return build(raw, user[0], user[1], when.timestamp() if when is not None else 0.0)
-
-
-def peek_session(obj: object) -> tuple[str | None, bool]:
-    """The session id an event will be routed by, and whether it names its own user, so owners
-    can be looked up in one batch before filtering. Never raises."""
-    if not isinstance(obj, dict):
-        return None, False
-    inner = None if is_flat(obj) else obj.get("payload")
-    session, _ = session_candidate(obj, inner)
-    user, _ = user_candidate(obj, obj.get("metadata"), inner)
-    return (session if isinstance(session, str) else None), user is not None

@@ -11,6 +11,7 @@ from domain.users import user_candidate
 
 Headers = Callable[[str], str | None] | Mapping[str, str]
 
+MAX_EVENT_TYPE_CHARS = 255
 FLAT = "flat"
 NESTED = "nested"
 _ABSENT_CORRELATION = ("", "None")  # the outbox writes str(None) when it had no correlation id
@@ -164,11 +165,18 @@ def extract(obj: Mapping[str, Any], headers: Headers) -> RawEvent | Rejection:
 
 
 def event_type_of(raw: RawEvent) -> str | Rejection:
-    """The event type must be a non-empty string."""
+    """The event type must be a non-empty string of at most 255 printable characters: it
+    becomes the SSE `event:` line (a line break there would forge events) and a metric label."""
     value = raw.event_type
     if not isinstance(value, str) or not value:
         return Rejection(
             Reason.BAD_EVENT_TYPE, f"event_type must be a non-empty string, got {shown(value)}"
+        )
+    if len(value) > MAX_EVENT_TYPE_CHARS or not value.isprintable():
+        return Rejection(
+            Reason.BAD_EVENT_TYPE,
+            f"event_type must be at most {MAX_EVENT_TYPE_CHARS} printable characters,"
+            f" got {shown(value)}",
         )
     return value
 

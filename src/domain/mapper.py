@@ -7,6 +7,7 @@ from typing import Any
 
 from domain.model import Envelope, SseMessage
 from domain.reasons import Reason, Rejection
+from domain.render import described
 
 DEFAULT_MAX_DATA_BYTES = 65_536
 
@@ -44,7 +45,9 @@ class SseMapper:
             body = self._dumps(data)
         except (TypeError, ValueError, OverflowError, RecursionError) as exc:
             # e.g. an integer beyond 64 bits, which orjson refuses: the event cannot be shown.
-            return Rejection(Reason.WRONG_TYPE, f"payload cannot be serialised as JSON: {exc}")
+            return Rejection(
+                Reason.WRONG_TYPE, f"payload cannot be serialised as JSON: {described(exc)}"
+            )
         if len(body) > self._max:
             return Rejection(
                 Reason.OVERSIZED,

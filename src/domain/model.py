@@ -24,6 +24,9 @@ class Record:
     value: bytes | None
     headers: tuple[tuple[str, bytes], ...] = ()
     timestamp_ms: int = 0
+    # Set by the source when the record could not be read as Kafka says it must be (a header
+    # name that is not UTF-8): what was wrong. Such a record is invalid whatever its value.
+    unreadable: str | None = None
 
     def header(self, name: str) -> str | None:
         """The last header called `name`, decoded as UTF-8 (replacement on bad bytes)."""

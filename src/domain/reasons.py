@@ -5,6 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from domain.render import described, shown
+
+__all__ = [
+    "VERDICT_OF",
+    "Reason",
+    "Rejection",
+    "Verdict",
+    "internal_error",
+    "shown",
+    "type_name",
+]
+
 
 class Verdict(StrEnum):
     """What happens to a record: delivered, counted and committed, or dead-lettered."""
@@ -31,6 +43,7 @@ class Reason(StrEnum):
     OVERSIZED = "oversized"
     NOT_SESSION_EVENT = "not_session_event"
     NOT_WHITELISTED = "not_whitelisted"
+    INTERNAL_ERROR = "internal_error"  # handling the record raised: a bug, shown by its type
 
 
 # Ignored = a valid event not meant for browsers; everything else is malformed (SPEC §4).
@@ -57,10 +70,10 @@ class Rejection:
         return VERDICT_OF[self.reason]
 
 
-def shown(value: object, limit: int = 64) -> str:
-    """A short repr of an offending value for a human message (never the whole payload)."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+def internal_error(exc: Exception, during: str) -> Rejection:
+    """Anything raised while handling one record is that record's problem (SPEC §15): it is
+    dead-lettered with the exception's type in the message, and the batch goes on."""
+    return Rejection(Reason.INTERNAL_ERROR, f"{described(exc)} while {during} the record")
 
 
 def type_name(value: object) -> str:

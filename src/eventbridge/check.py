@@ -22,7 +22,8 @@ def check_lines(lines: Iterable[bytes], settings: EventBridgeSettings, out: Text
     """Print one verdict per line (and the SSE message of deliveries); return the invalid count.
 
     Session owners are learned from earlier lines, as the bridge learns them from earlier
-    events, so an AI-agent event after its session's command routes like it would in production.
+    events (here the owner index is a dict: first owner wins), so an AI-agent event after its
+    session's command routes like it would in production.
     """
     f = settings.filter
     triager = Triager(
@@ -35,12 +36,25 @@ def check_lines(lines: Iterable[bytes], settings: EventBridgeSettings, out: Text
         max_record_bytes=f.max_record_bytes,
     )
     invalid = 0
+    index: dict[str, str] = {}
     for number, raw in enumerate(lines, start=1):
         line = raw.rstrip(b"\r\n")
         if not line.strip():
             continue
         record = Record(_SOURCE, number, None, line)
-        triage = triager.triage(triager.decode([record]), now=datetime.now(UTC))
+        decoded = triager.decode([record])
+        triage = triager.triage(decoded, now=datetime.now(UTC))
+        if triage.asks:
+            before = {s: index[s] for s in (*triage.lookups, *triage.claims) if s in index}
+            for session_id, user_id in triage.claims.items():
+                index.setdefault(session_id, user_id)
+            if not triager.settle(triage, before):
+                triage = triager.triage(decoded, now=datetime.now(UTC))
+        owners = [
+            index.setdefault(m.session_id, m.user_id) if m.teaches_owner else None
+            for _, m in triage.deliver
+        ]
+        triager.published(triage.deliver, owners)
         for _, message in triage.deliver:
             out.write(f"line {number}: delivered to user {message.user_id}\n")
             out.write(f"event: {message.event_type}\ndata: {message.data.decode()}\n\n")

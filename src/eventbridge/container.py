@@ -81,6 +81,7 @@ def bridge_policy(settings: EventBridgeSettings) -> BridgePolicy:
         on_open=OpenPolicy(settings.circuit_breaker.policy),
         retry_backoff_s=b.retry_backoff_s,
         max_record_bytes=settings.filter.max_record_bytes,
+        max_backlog_records=b.max_backlog_records,
     )
 
 

@@ -67,6 +67,12 @@ class BridgeSettings(BaseModel):
         description="Commit at least this often; and at once whenever a fetch finds nothing new",
     )
     retry_backoff_s: float = Field(default=0.5, gt=0)
+    max_backlog_records: int = Field(
+        default=10_000,
+        ge=1,
+        description="Records kept for a retry during an outage; at this bound the partitions "
+        "pause under every policy (drop too)",
+    )
     owner_cache_size: int = Field(default=100_000, ge=1)
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=9464, ge=0, le=65535)

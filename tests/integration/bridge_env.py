@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from simulator.bridge_process import EventBridgeProcess
+import pytest
+
+from simulator.bridge_process import EventBridgeProcess, settings_env
 from simulator.genesis_model import SimRecord
 from simulator.produce import produce_paced
 from simulator.services import Services
@@ -75,21 +77,49 @@ class BridgeRun:
         return await group_backlog(self.services.kafka_bootstrap, self.topic, self.group)
 
     async def wait_for(
-        self, condition: Callable[[], Any], what: str, timeout_s: float = 90
+        self,
+        condition: Callable[[], Any],
+        what: str,
+        timeout_s: float = 90,
+        *,
+        alive: Sequence[EventBridgeProcess] = (),
     ) -> None:
-        """Poll an async condition until true, failing with `what` at the deadline."""
+        """Poll an async condition until true, failing with `what` at the deadline, or at once
+        when one of the `alive` processes exited."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
+            dead = [p for p in alive if not p.running]
+            if dead:
+                tail = dead[0].log.read_text(errors="replace")[-3000:]
+                raise AssertionError(f"a bridge exited while waiting for {what}:\n{tail}")
             if await condition():
                 return
             await asyncio.sleep(0.2)  # polling external processes with a deadline
         raise AssertionError(f"timed out waiting for {what}")
 
-    async def wait_drained(self, timeout_s: float = 120) -> None:
+    async def wait_drained(
+        self, timeout_s: float = 120, *, alive: Sequence[EventBridgeProcess] = ()
+    ) -> None:
         async def drained() -> bool:
             return await self.backlog() == 0
 
-        await self.wait_for(drained, "the bridge to commit every record", timeout_s)
+        await self.wait_for(drained, "the bridge to commit every record", timeout_s, alive=alive)
+
+    async def run_until_drained(self, timeout_s: float = 60) -> EventBridgeProcess:
+        """One bridge process, alive until it committed every record, then stopped cleanly."""
+        bridge = self.bridge()
+        bridge.start()
+        try:
+            await self.wait_drained(timeout_s=timeout_s, alive=[bridge])
+        finally:
+            code = bridge.terminate()
+        assert code == 0, f"the bridge exited with {code}"
+        return bridge
+
+    def cli_env(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """This run's settings in the environment, for `eventbridge` commands run in-process."""
+        for key, value in settings_env(self.settings).items():
+            monkeypatch.setenv(key, value)
 
     async def verification(self, records: list[SimRecord]) -> Verification:
         streams = await read_streams(self.services.redis_url, self.prefix)

@@ -4,56 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from adapters.kafka.dead_letters import AiokafkaDeadLetters
+from adapters.kafka.settings import KafkaSettings
+from application.ports import DeadLetter
+from domain.model import Partition, Record
 from eventbridge.cli import main
-from simulator.bridge_process import settings_env
 from simulator.services import Services
+from simulator.topics import create_topics_async
 from simulator.verify import read_streams, read_topic
 from tests.integration.bridge_env import BridgeRun
+from tests.integration.raw_events import agent_event, command_event
 
 pytestmark = pytest.mark.timeout(180)
-
-
-def flat_event(session: str, event_type: str, metadata: dict[str, str], **body: Any) -> bytes:
-    """An outbox (flat format) event of `session`, stamped now."""
-    event = {
-        "event_id": str(uuid.uuid4()),
-        "event_type": event_type,
-        "aggregate_type": "GenesisFlow",
-        "aggregate_id": session,
-        "session_id": session,
-        "metadata": metadata,
-        "created_at": datetime.now(UTC).isoformat(),
-        **body,
-    }
-    return orjson.dumps(event)
-
-
-def agent_event(session: str) -> bytes:
-    """An AI agent's proposal: no user id anywhere, routed by its session's owner."""
-    return flat_event(
-        session,
-        "Genesis.Session.Theme.Proposed",
-        {"source": "theme-agent"},
-        content={"theme": "Memory as a tide"},
-    )
-
-
-def command_event(session: str, user: str) -> bytes:
-    return flat_event(
-        session,
-        "Genesis.Session.Command.Received",
-        {"source": "api-gateway", "user_id": user},
-        command_type="RequestConceptGeneration",
-        payload={"user_input": "A lighthouse keeper who collects storms"},
-    )
 
 
 async def produce(run: BridgeRun, session: str, *values: bytes) -> None:
@@ -81,8 +49,7 @@ def test_an_agent_event_dead_lettered_for_want_of_an_owner_is_delivered_once_rep
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     run = BridgeRun(real_services, unique, tmp_path, partitions=1)
-    for key, value in settings_env(run.settings).items():
-        monkeypatch.setenv(key, value)
+    run.cli_env(monkeypatch)
     session, other = str(uuid.uuid4()), str(uuid.uuid4())
     early = agent_event(session)  # before its session's first command: no owner yet
     bridge = run.bridge()
@@ -109,12 +76,20 @@ def test_an_agent_event_dead_lettered_for_want_of_an_owner_is_delivered_once_rep
         assert len(cli(capsys, "show", "--limit", "1")) == 1
 
         dry = cli(capsys, "replay", "--reason", "no_user")
-        assert orjson.loads(dry[0]) == {"would_replay": 2, "by_reason": {"no_user": 2}}
+        assert orjson.loads(dry[0]) == {
+            "would_replay": 2,
+            "by_reason": {"no_user": 2},
+            "skipped": {"duplicate": 0, "truncated": 0},
+        }
         produced = len(asyncio.run(read_topic(real_services.kafka_bootstrap, run.topic)))
         assert produced == 4, "a dry run sends nothing"
 
         done = cli(capsys, "replay", "--reason", "no_user", "--yes")
-        assert orjson.loads(done[0]) == {"replayed": 2, "by_reason": {"no_user": 2}}
+        assert orjson.loads(done[0]) == {
+            "replayed": 2,
+            "by_reason": {"no_user": 2},
+            "skipped": {"duplicate": 0, "truncated": 0},
+        }
         asyncio.run(run.wait_drained())
     finally:
         bridge.terminate()
@@ -136,3 +111,49 @@ def test_an_agent_event_dead_lettered_for_want_of_an_owner_is_delivered_once_rep
         b"no_user",
         b"no_user",
     ]
+
+
+def test_a_record_dead_lettered_twice_is_shown_and_replayed_once(
+    real_services: Services,
+    unique: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A bridge that crashed between a dead letter and its commit writes the letter again."""
+    run = BridgeRun(real_services, unique, tmp_path, partitions=1)
+    run.cli_env(monkeypatch)
+    source = Partition(run.topic, 0)
+    first, second = (
+        DeadLetter(Record(source, offset, b"k", b"{bad %d" % offset), "invalid_json", "not JSON")
+        for offset in (7, 8)
+    )
+
+    async def letters() -> None:
+        await create_topics_async(real_services.kafka_bootstrap, {run.topic: 1, run.dlq_topic: 1})
+        dlq = AiokafkaDeadLetters(settings=run_settings(run))
+        await dlq.start()
+        try:
+            await dlq.send([first, second])
+            await dlq.send([first])  # the crash: the same source record again
+        finally:
+            await dlq.stop()
+
+    asyncio.run(letters())
+    shown = [orjson.loads(line) for line in cli(capsys, "show")]
+    assert sorted(s["source"] for s in shown) == [f"{run.topic}/0/7", f"{run.topic}/0/8"]
+    assert [s["dlq"] for s in shown if s["source"].endswith("/7")] == [f"{run.dlq_topic}/0/2"]
+    dry = cli(capsys, "replay")
+    assert orjson.loads(dry[0])["would_replay"] == 2
+    done = cli(capsys, "replay", "--yes")
+    assert orjson.loads(done[0]) == {
+        "replayed": 2,
+        "by_reason": {"invalid_json": 2},
+        "skipped": {"duplicate": 1, "truncated": 0},
+    }
+    topic = asyncio.run(read_topic(real_services.kafka_bootstrap, run.topic))
+    assert sorted(value or b"" for value, _ in topic) == [b"{bad 7", b"{bad 8"]
+
+
+def run_settings(run: BridgeRun) -> KafkaSettings:
+    return KafkaSettings(**run.settings["kafka"])

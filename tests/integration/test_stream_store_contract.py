@@ -50,7 +50,7 @@ async def real_store(url: str, unique: str) -> AsyncIterator[RedisStreamStore]:
 
 @asynccontextmanager
 async def fake_store(url: str, unique: str) -> AsyncIterator[FakeStreamStore]:
-    yield FakeStreamStore()
+    yield FakeStreamStore(dedup_window=50)
 
 
 @pytest.fixture(params=["fake", "redis"])
@@ -92,12 +92,56 @@ def test_publishing_the_same_event_again_is_a_duplicate_and_appends_nothing(
     run(body, store_under_test)
 
 
+def test_a_producer_duplicate_inside_one_batch_is_written_once_and_keeps_its_entry_id(
+    store_under_test: Any,
+) -> None:
+    async def body(store: StreamStore) -> None:
+        first = message("7", "s")
+        copy = message("7", "s", event_id=first.event_id)
+        other = message("8", "s2")
+        results = await store.publish([first, other, copy])
+        assert [r.duplicate for r in results] == [False, False, True]
+        assert results[0].stream_id
+        assert results[1].stream_id
+        assert results[2].stream_id == ""
+        again = await store.publish([message("7", "s")])
+        assert again[0].stream_id > results[0].stream_id
+
+    run(body, store_under_test)
+
+
 def test_the_first_owner_of_a_session_wins(store_under_test: Any) -> None:
     async def body(store: StreamStore) -> None:
         await store.publish([message("1", "shared")])
         await store.publish([message("2", "shared")])
         await store.publish([message("3", "quiet", teaches=False)])
         assert await store.owners(["shared", "quiet", "unknown"]) == {"shared": "1"}
+
+    run(body, store_under_test)
+
+
+def test_a_publish_answers_the_owner_the_index_holds_for_each_teaching_message(
+    store_under_test: Any,
+) -> None:
+    async def body(store: StreamStore) -> None:
+        first = await store.publish([message("1", "s"), message("2", "s")])
+        assert [r.owner for r in first] == ["1", "1"]  # the first in the batch wins
+        later = await store.publish([message("3", "s"), message("3", "t", teaches=False)])
+        assert [r.owner for r in later] == ["1", None]
+
+    run(body, store_under_test)
+
+
+def test_a_claim_sets_a_free_session_atomically_and_answers_the_owner_before(
+    store_under_test: Any,
+) -> None:
+    async def body(store: StreamStore) -> None:
+        await store.publish([message("1", "taken")])
+        before = await store.owners(["asked", "taken"], {"free": "2", "taken": "3"})
+        assert before == {"taken": "1"}  # "free" had none: now it is 2's; "taken" stays 1's
+        assert await store.owners(["free", "taken", "asked"]) == {"free": "2", "taken": "1"}
+        [result] = await store.publish([message("4", "free")])
+        assert result.owner == "2"
 
     run(body, store_under_test)
 
@@ -189,6 +233,36 @@ def test_every_field_comes_back_byte_for_byte_whatever_it_holds(
     asyncio.run(asyncio.wait_for(scenario(), 30))
 
 
+def test_a_redelivery_older_than_the_dedup_window_is_appended_again(
+    store_under_test: Any,
+) -> None:
+    async def body(store: StreamStore) -> None:
+        old = message("5", "s")
+        await store.publish([old])
+        await store.publish([message("5", "s") for _ in range(49)])
+        [still] = await store.publish([old])
+        assert still.duplicate  # 50 ids remembered: the oldest is still one of them
+        await store.publish([message("5", "s")])
+        [again] = await store.publish([old])
+        assert not again.duplicate  # 51 newer ids: it left the window and is appended again
+        assert again.stream_id
+
+    run(body, store_under_test)
+
+
+def test_the_dedup_ids_expire_with_the_stream(real_services: Services, unique: str) -> None:
+    async def scenario() -> None:
+        async with real_store(real_services.redis_url, unique) as store:
+            await store.publish([message("6", "s")])
+            client = store._client
+            stream_ttl = await client.ttl(f"t{unique}:user:{{6}}:stream")
+            ids_ttl = await client.ttl(f"t{unique}:user:{{6}}:ids")
+            assert 3590 <= stream_ttl <= 3600
+            assert abs(ids_ttl - stream_ttl) <= 1
+
+    asyncio.run(asyncio.wait_for(scenario(), 30))
+
+
 def test_the_dedup_window_is_bounded(real_services: Services, unique: str) -> None:
     async def scenario() -> None:
         async with real_store(real_services.redis_url, unique) as store:
@@ -207,5 +281,55 @@ def test_a_redis_that_forgot_the_script_gets_it_again(real_services: Services, u
             [result] = await store.publish([message("8", "s")])
             assert result.stream_id
             assert not result.duplicate
+
+    asyncio.run(asyncio.wait_for(scenario(), 30))
+
+
+def break_user(store: Any, user: str, unique: str) -> Awaitable[Any] | None:
+    """Make Redis refuse to write `user`'s stream, the same way every time."""
+    if isinstance(store, FakeStreamStore):
+        store.refused_users.add(user)
+        return None
+    return store._client.set(f"t{unique}:user:{{{user}}}:stream", "not a stream")
+
+
+def test_a_user_whose_keys_redis_refuses_gets_refused_results_and_the_others_are_written(
+    store_under_test: Any, unique: str
+) -> None:
+    async def body(store: StreamStore) -> None:
+        pending = break_user(store, "13", unique)
+        if pending is not None:
+            await pending
+        batch = [message("7", "s7"), message("13", "s13"), message("8", "s8"), message("13", "s")]
+        results = await store.publish(batch)
+        assert [r.refused is not None for r in results] == [False, True, False, True]
+        assert all("WRONGTYPE" in (r.refused or "") for r in results[1::2])
+        assert all(r.stream_id and not r.duplicate for r in results[::2])
+        assert [r.owner for r in results] == ["7", None, "8", None]
+        again = await store.publish([message("8", "s8")])
+        assert again[0].stream_id > results[2].stream_id
+
+    run(body, store_under_test)
+
+
+def test_a_user_the_acl_forbids_is_refused_and_the_batch_is_written_for_the_others(
+    real_services: Services, unique: str
+) -> None:
+    async def scenario() -> None:
+        async with real_store(real_services.redis_url, unique) as admin:
+            name = f"bridge-{unique}"
+            await admin._client.execute_command(
+                "ACL", "SETUSER", name, "on", ">pw", "+@all", "&*",
+                f"~t{unique}:user:{{7}}:*", f"~t{unique}:session:*",
+            )  # fmt: skip
+            try:
+                url = real_services.redis_url.replace("redis://", f"redis://{name}:pw@", 1)
+                async with real_store(url, unique) as store:
+                    results = await store.publish([message("7", "s7"), message("13", "s13")])
+                assert results[0].stream_id
+                assert results[1].refused is not None
+                assert "NoPermissionError" in results[1].refused
+            finally:
+                await admin._client.execute_command("ACL", "DELUSER", name)
 
     asyncio.run(asyncio.wait_for(scenario(), 30))

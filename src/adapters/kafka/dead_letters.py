@@ -3,68 +3,159 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import (
+    CorruptRecordException,
+    InvalidRequestError,
+    InvalidTimestampError,
+    InvalidTopicError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+    UnsupportedForMessageFormatError,
+)
 
+from adapters.kafka.admin import KafkaAdminError, topic_config
+from adapters.kafka.errors import LIBRARY_ERRORS, described, kafka_errors, retriable
+from adapters.kafka.letters import BROKER_DEFAULT_MAX_MESSAGE_BYTES, Letter, letter_of
 from adapters.kafka.settings import KafkaSettings
 from application.ports import DeadLetter, DeadLetterUnavailable
 
-HEADER_REASON = "dlq.reason"
-HEADER_MESSAGE = "dlq.message"
-HEADER_TOPIC = "dlq.source.topic"
-HEADER_PARTITION = "dlq.source.partition"
-HEADER_OFFSET = "dlq.source.offset"
-HEADER_TIME = "dlq.time"
+log = logging.getLogger("eventbridge.dead_letters")
+
+MAX_MESSAGE_BYTES = "max.message.bytes"
+_BATCH_BYTES = 16_384  # aiokafka's default batch size: a batch of small letters stays small
+# What the topic says about one letter, and would say again: never retried as it is.
+_REFUSED_LETTER = (
+    MessageSizeTooLargeError,
+    RecordTooLargeError,
+    RecordListTooLargeError,
+    InvalidTopicError,
+    CorruptRecordException,
+    InvalidRequestError,
+    InvalidTimestampError,
+    UnsupportedForMessageFormatError,
+    ValueError,
+    TypeError,
+    AssertionError,
+)
 
 
 class AiokafkaDeadLetters:
-    """DeadLetters over AIOKafkaProducer (acks=all): key and value kept byte for byte."""
+    """DeadLetters over AIOKafkaProducer (acks=all): key and value kept byte for byte when the
+    topic can take them, cut to its `max.message.bytes` (read at start) when it cannot.
+
+    A letter the topic refuses for what it is (too large, invalid) is sent once more in its
+    minimal form (no value, no original headers). If even that is refused, the topic refuses
+    every letter (it does not exist, or we may not write to it): that, like a broker that
+    does not answer, is DeadLetterUnavailable, and the bridge keeps the records uncommitted.
+    """
 
     def __init__(self, *, settings: KafkaSettings) -> None:
+        self._settings = settings
         self._topic = settings.dead_letter_topic
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=settings.bootstrap_servers,
-            client_id=f"{settings.client_id}-dlq",
-            acks="all",
-            linger_ms=0,
-            request_timeout_ms=settings.request_timeout_ms,
-        )
+        self._limit = BROKER_DEFAULT_MAX_MESSAGE_BYTES
+        self._producer: AIOKafkaProducer | None = None
 
     @property
     def topic(self) -> str:
         return self._topic
 
+    @property
+    def max_message_bytes(self) -> int:
+        return self._limit
+
     async def start(self) -> None:
-        await self._producer.start()
+        self._limit = await self._read_limit()
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=self._settings.bootstrap_servers,
+            client_id=f"{self._settings.client_id}-dlq",
+            acks="all",
+            linger_ms=0,
+            request_timeout_ms=self._settings.request_timeout_ms,
+            max_request_size=self._limit,
+            # A batch never holds more than one letter past this, so letters that each fit
+            # cannot add up to a batch the topic refuses.
+            max_batch_size=min(_BATCH_BYTES, self._limit),
+        )
+        with kafka_errors(DeadLetterUnavailable, "cannot start the dead-letter producer"):
+            await self._producer.start()
+
+    async def _read_limit(self) -> int:
+        try:
+            text = await topic_config(
+                self._settings.bootstrap_servers, self._topic, MAX_MESSAGE_BYTES
+            )
+            return max(int(text), 1024)
+        except (KafkaAdminError, ValueError) as exc:
+            log.warning(
+                "dead-letter topic limit unknown, assuming the broker default",
+                extra={
+                    "topic": self._topic,
+                    "max_message_bytes": BROKER_DEFAULT_MAX_MESSAGE_BYTES,
+                    "error": str(exc),
+                },
+            )
+            return BROKER_DEFAULT_MAX_MESSAGE_BYTES
 
     async def stop(self) -> None:
-        await self._producer.stop()
+        if self._producer is not None:
+            with kafka_errors(DeadLetterUnavailable, "cannot stop the dead-letter producer"):
+                await self._producer.stop()
 
     async def send(self, letters: Sequence[DeadLetter]) -> None:
         if not letters:
             return
         now = datetime.now(UTC).isoformat().encode()
-        try:
-            futures = [
-                await self._producer.send(
-                    self._topic,
-                    value=letter.record.value,
-                    key=letter.record.key,
-                    headers=[
-                        *letter.record.headers,
-                        (HEADER_REASON, letter.code.encode()),
-                        (HEADER_MESSAGE, letter.message.encode()),
-                        (HEADER_TOPIC, letter.record.partition.topic.encode()),
-                        (HEADER_PARTITION, str(letter.record.partition.partition).encode()),
-                        (HEADER_OFFSET, str(letter.record.offset).encode()),
-                        (HEADER_TIME, now),
-                    ],
-                )
-                for letter in letters
+        built = [letter_of(dead, now=now, limit=self._limit) for dead in letters]
+        outcomes = await self._deliver(built)
+        refused = [
+            d for d, o in zip(letters, outcomes, strict=True) if isinstance(o, _REFUSED_LETTER)
+        ]
+        failed = [o for o in outcomes if o is not None and not isinstance(o, _REFUSED_LETTER)]
+        if refused:
+            minimal = [
+                letter_of(dead, now=now, limit=self._limit, minimal=True) for dead in refused
             ]
-            await asyncio.gather(*futures)
-        except KafkaError as exc:
-            raise DeadLetterUnavailable(f"dead-letter write failed: {exc}") from exc
+            again = await self._deliver(minimal)
+            failed += [o for o in again if o is not None]
+            kinds = sorted({type(o).__name__ for o in outcomes if isinstance(o, _REFUSED_LETTER)})
+            log.warning(
+                "dead letters refused by the topic, sent without their value",
+                extra={"letters": len(refused), "errors": kinds, "topic": self._topic},
+            )
+        if failed:
+            first = failed[0]
+            raise DeadLetterUnavailable(
+                f"dead-letter write failed ({len(failed)} of {len(letters)}): {described(first)}",
+                retriable=retriable(first),
+            ) from first
+        return None
+
+    async def _deliver(self, letters: Sequence[Letter]) -> list[BaseException | None]:
+        """Send each letter and wait for every acknowledgement: None per success, else the
+        error of that letter (raised when sending it or reported by the broker)."""
+        producer = self._producer
+        if producer is None:
+            raise DeadLetterUnavailable("the dead-letter producer is not started", retriable=False)
+        pending: list[asyncio.Future[object] | BaseException] = []
+        for letter in letters:
+            try:
+                pending.append(
+                    await producer.send(
+                        self._topic, value=letter.value, key=letter.key, headers=letter.headers
+                    )
+                )
+            except LIBRARY_ERRORS as exc:
+                pending.append(exc)
+        futures = [p for p in pending if not isinstance(p, BaseException)]
+        answers = iter(await asyncio.gather(*futures, return_exceptions=True))
+        out: list[BaseException | None] = []
+        for item in pending:
+            answer = item if isinstance(item, BaseException) else next(answers)
+            out.append(answer if isinstance(answer, BaseException) else None)
+        return out

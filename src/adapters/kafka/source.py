@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Collection, Mapping
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
-from aiokafka.errors import KafkaError
 
+from adapters.kafka.errors import LIBRARY_ERRORS, described, kafka_errors, retriable
 from adapters.kafka.settings import KafkaSettings
+from adapters.kafka.unreadable import PARSE_ERRORS, failed_fetch, fetch_raw, read_records
 from application.ports import RebalanceCallback, SourceUnavailable
 from domain.model import Partition, Record
+
+log = logging.getLogger("eventbridge.source")
 
 
 async def _nothing(_: frozenset[Partition]) -> None:
@@ -58,14 +63,13 @@ class AiokafkaEventSource:
         self._on_assigned: RebalanceCallback = _nothing
 
     async def start(self) -> None:
-        self._consumer.subscribe([self._settings.topic], listener=_Listener(self))
-        try:
+        with kafka_errors(SourceUnavailable, "cannot join the Kafka group"):
+            self._consumer.subscribe([self._settings.topic], listener=_Listener(self))
             await self._consumer.start()
-        except KafkaError as exc:
-            raise SourceUnavailable(f"cannot join Kafka group: {exc}") from exc
 
     async def stop(self) -> None:
-        await self._consumer.stop()
+        with kafka_errors(SourceUnavailable, "cannot leave the Kafka group"):
+            await self._consumer.stop()
 
     def _partition(self, tp: TopicPartition) -> Partition:
         found = self._partitions.get(tp)
@@ -86,12 +90,23 @@ class AiokafkaEventSource:
         self._on_revoked, self._on_assigned = revoked, assigned
 
     async def fetch(self, *, timeout_s: float, max_records: int) -> list[Record]:
+        """Raises SourceUnavailable only for what retrying cannot fix; a failure that may pass
+        is logged and answered with no records, after the timeout, as an empty fetch would be."""
         try:
             batches = await self._consumer.getmany(
                 timeout_ms=int(timeout_s * 1000), max_records=max_records
             )
-        except KafkaError as exc:
-            raise SourceUnavailable(f"fetch failed: {exc}", retriable=exc.retriable) from exc
+        except PARSE_ERRORS as exc:
+            return await self._around_unreadable(exc, max_records)
+        except LIBRARY_ERRORS as exc:
+            if not retriable(exc):
+                raise SourceUnavailable(f"fetch failed: {described(exc)}", retriable=False) from exc
+            log.warning("fetch failed, trying again", extra={"error": described(exc)})
+            await asyncio.sleep(timeout_s)  # as long as an empty fetch would have waited
+            return []
+        return self._records(batches)
+
+    def _records(self, batches: Mapping[TopicPartition, list[Any]]) -> list[Record]:
         out: list[Record] = []
         for tp, messages in batches.items():
             partition = self._partition(tp)
@@ -103,22 +118,65 @@ class AiokafkaEventSource:
                 self._next_offset[partition] = messages[-1].offset + 1
         return out
 
+    async def _around_unreadable(self, exc: BaseException, max_records: int) -> list[Record]:
+        """aiokafka could not parse a record: hand over what the failed call had drained from
+        other partitions, and read the failed partition's next records by hand (the bad one
+        marked unreadable), then move its position past them."""
+        tp, drained = failed_fetch(exc)
+        if tp is None:  # not where aiokafka raises it from: nothing to step past safely
+            raise SourceUnavailable(
+                f"a record cannot be read: {described(exc)}", retriable=False
+            ) from exc
+        out = self._records(drained)
+        with kafka_errors(SourceUnavailable, f"cannot read {tp.topic}/{tp.partition} by hand"):
+            start = await self._consumer.position(tp)
+            raw = await fetch_raw(
+                self._consumer._client, tp, start, self._settings.max_partition_fetch_bytes
+            )
+            records = read_records(raw, start, max(max_records - len(out), 1))
+            if not records:
+                return out
+            self._consumer.seek(tp, records[-1].offset + 1)
+        partition = self._partition(tp)
+        out.extend(
+            Record(partition, r.offset, r.key, r.value, r.headers, r.timestamp_ms, r.unreadable)
+            for r in records
+        )
+        self._next_offset[partition] = records[-1].offset + 1
+        bad = sum(1 for r in records if r.unreadable is not None)
+        log.warning(
+            "records read by hand past one the client cannot parse",
+            extra={
+                "partition": f"{tp.topic}/{tp.partition}",
+                "records": len(records),
+                "unreadable": bad,
+            },
+        )
+        return out
+
     async def commit(self, offsets: Mapping[Partition, int]) -> None:
         if not offsets:
             return
-        try:
+        with kafka_errors(SourceUnavailable, "commit failed"):
             await self._consumer.commit({self._tps[p]: o for p, o in offsets.items()})
-        except KafkaError as exc:
-            raise SourceUnavailable(f"commit failed: {exc}", retriable=False) from exc
 
     def assignment(self) -> frozenset[Partition]:
         return frozenset(self._partition(tp) for tp in self._consumer.assignment())
 
     def pause(self, partitions: Collection[Partition]) -> None:
-        self._consumer.pause(*(self._tps[p] for p in partitions if p in self._tps))
+        """Pauses those still assigned (a rebalance may just have taken some away)."""
+        self._guarded("pause", self._consumer.pause, partitions)
 
     def resume(self, partitions: Collection[Partition]) -> None:
-        self._consumer.resume(*(self._tps[p] for p in partitions if p in self._tps))
+        self._guarded("resume", self._consumer.resume, partitions)
+
+    def _guarded(self, what: str, call: Any, partitions: Collection[Partition]) -> None:
+        assigned = self._consumer.assignment()
+        tps = [tp for p in partitions if (tp := self._tps.get(p)) is not None and tp in assigned]
+        try:
+            call(*tps)
+        except LIBRARY_ERRORS as exc:  # the port promises no error: a rebalance raced us
+            log.warning(f"cannot {what} partitions", extra={"error": described(exc)})
 
     def paused(self) -> frozenset[Partition]:
         return frozenset(self._partition(tp) for tp in self._consumer.paused())
@@ -128,7 +186,10 @@ class AiokafkaEventSource:
         out: dict[Partition, int] = {}
         for tp in self._consumer.assignment():
             partition = self._partition(tp)
-            high: Any = self._consumer.highwater(tp)
+            try:
+                high: Any = self._consumer.highwater(tp)
+            except LIBRARY_ERRORS:  # unassigned since: no lag to report for it
+                continue
             if high is not None and partition in self._next_offset:
                 out[partition] = max(0, int(high) - self._next_offset[partition])
         return out

@@ -13,18 +13,32 @@ from typing import Any
 #       "<n1>:<n2>:<n3>:<n4>:" + event_id + event_type + session_id + traceparent + data, the
 #       n's being the byte lengths of the first four ("" traceparent when none);
 #       then one user id per owner key.
-# Returns one string per event in order: the new entry id, or "" for a duplicate.
+# Returns one string per event in order: the new entry id, or "" for a duplicate; then one per
+# owner key: the owner it held before (SET NX GET: first owner wins), "" when this call set it.
+# A string starting with "!" is a refusal of that user's keys or that owner key (one holds
+# another type): the rest of the batch is written all the same, never aborted by one user.
 # One argument per event rather than five: the client packs a fifth of the arguments.
 PUBLISH = """
 local maxlen, ttl, window = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local owner_ttl, users, owners = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local out = {}
 local a = 7
+local function holds_other(key, kind)
+  local t = redis.call('TYPE', key)['ok']
+  return t ~= 'none' and t ~= kind
+end
 for u = 1, users do
   local stream, ids = KEYS[2 * u - 1], KEYS[2 * u]
   local count, channel = tonumber(ARGV[a]), ARGV[a + 1]
   a = a + 2
   local last = nil
+  if holds_other(stream, 'stream') or holds_other(ids, 'zset') then
+    for _ = 1, count do
+      out[#out + 1] = '!WRONGTYPE a key of this user holds another type'
+    end
+    a = a + count
+    count = 0
+  end
   for _ = 1, count do
     local ev = ARGV[a]
     local n1, n2, n3, n4, p = string.match(ev, '^(%d+):(%d+):(%d+):(%d+):()')
@@ -63,8 +77,13 @@ for u = 1, users do
 end
 for o = 1, owners do
   local key = KEYS[2 * users + o]
-  redis.call('SET', key, ARGV[a], 'NX', 'EX', owner_ttl)
-  redis.call('EXPIRE', key, owner_ttl)
+  local before = redis.pcall('SET', key, ARGV[a], 'NX', 'GET', 'EX', owner_ttl)
+  if type(before) == 'table' and before['err'] then
+    out[#out + 1] = '!' .. before['err']
+  else
+    redis.call('EXPIRE', key, owner_ttl)
+    out[#out + 1] = before or ''
+  end
   a = a + 1
 end
 return out

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from redis import exceptions as rx
@@ -25,33 +25,81 @@ class RedisStreamStore:
         self._script = Script(PUBLISH)
 
     async def publish(self, messages: Sequence[SseMessage]) -> list[PublishResult]:
+        """One script call for the batch (one per user and per owner on a Cluster). A user whose
+        keys Redis refuses to write gets its messages back `refused` instead of failing the
+        batch for everyone, forever: the script answers "!" for a user key that holds another
+        type (WRONGTYPE), and a call the ACL refuses for a key (NOPERM, checked before it runs,
+        so nothing was written) is sent again one user at a time."""
         if not messages:
             return []
-        by_user: dict[str, list[SseMessage]] = {}
-        for message in messages:
-            by_user.setdefault(message.user_id, []).append(message)
-        owners = {m.session_id: m.user_id for m in messages if m.teaches_owner}
+        by_user: dict[str, list[int]] = {}  # per user, where its messages are in the batch
+        owners: dict[str, str] = {}
+        for index, m in enumerate(messages):
+            by_user.setdefault(m.user_id, []).append(index)
+            if m.teaches_owner:
+                owners.setdefault(m.session_id, m.user_id)  # the first in the batch wins
+        groups = [[messages[i] for i in at] for at in by_user.values()]
         with store_errors():
-            replies = await self._send(self._calls(by_user, owners))
-        # Replies list entry ids per user in by_user's order; bring them back to message order.
-        in_user_order = [m for user_messages in by_user.values() for m in user_messages]
-        stream_ids = [sid.decode() for reply in replies for sid in reply]
-        ids = {m.event_id: sid for m, sid in zip(in_user_order, stream_ids, strict=True)}
-        return [PublishResult(m.event_id, ids[m.event_id], ids[m.event_id] == "") for m in messages]
+            if self._settings.cluster:
+                per_user, answers = await self._apart(groups, owners)
+            else:
+                per_user, answers = await self._together(groups, owners)
+        held = {
+            s: before or u
+            for (s, u), before in zip(owners.items(), answers, strict=True)
+            if before is not None and _refused(before) is None  # else: not known
+        }
+        # Entry ids go back to message order by position, never by event id: a producer
+        # duplicate inside one batch is two messages with one event id, only the first written.
+        results: dict[int, PublishResult] = {}
+        for at, reply in zip(by_user.values(), per_user, strict=True):
+            for n, index in enumerate(at):
+                m = messages[index]
+                refused = reply if isinstance(reply, str) else _refused(reply[n])
+                if refused is not None:
+                    results[index] = PublishResult(m.event_id, "", False, None, refused)
+                    continue
+                owner = held.get(m.session_id) if m.teaches_owner else None
+                results[index] = PublishResult(m.event_id, reply[n], reply[n] == "", owner)
+        return [results[index] for index in range(len(messages))]
 
-    def _calls(
-        self, by_user: dict[str, list[SseMessage]], owners: dict[str, str]
-    ) -> list[tuple[list[str], list[Any]]]:
-        """One script call for the whole batch on a single node; per user (slot) on a Cluster."""
-        if not self._settings.cluster:
-            return [self._call(by_user, owners)]
-        return [self._call({u: ms}, {}) for u, ms in by_user.items()] + [
-            self._call({}, {session: user}) for session, user in owners.items()
+    async def _together(
+        self, groups: list[list[SseMessage]], owners: dict[str, str]
+    ) -> tuple[list[list[str] | str], list[str | None]]:
+        """One call for everything; if Redis refuses it for a user's keys, the users apart."""
+        [reply] = await self._send([self._call(groups, owners)])
+        if _refusal(reply) is not None:
+            return await self._apart(groups, owners)
+        values = _decoded(reply)
+        per_user: list[list[str] | str] = []
+        at = 0
+        for group in groups:
+            per_user.append(values[at : at + len(group)])
+            at += len(group)
+        return per_user, list(values[at:])
+
+    async def _apart(
+        self, groups: list[list[SseMessage]], owners: dict[str, str]
+    ) -> tuple[list[list[str] | str], list[str | None]]:
+        """One call per user and one per owner key (each in one slot): the entry ids per user
+        (or why Redis refused that user's keys), and what each owner key held before."""
+        calls = [self._call([group], {}) for group in groups]
+        calls += [self._call([], {session: user}) for session, user in owners.items()]
+        replies = await self._send(calls)
+        per_user: list[list[str] | str] = []
+        for reply in replies[: len(groups)]:
+            refusal = _refusal(reply)
+            per_user.append(refusal if refusal is not None else _decoded(reply))
+        answers: list[str | None] = [
+            None if _refusal(reply) is not None else _decoded(reply)[0]
+            for reply in replies[len(groups) :]
         ]
+        return per_user, answers
 
     def _call(
-        self, by_user: dict[str, list[SseMessage]], owners: dict[str, str]
+        self, groups: list[list[SseMessage]], owners: dict[str, str]
     ) -> tuple[list[str], list[Any]]:
+        """The keys and arguments of one script call: each group is one user's messages."""
         s, k = self._settings, self._keys
         keys: list[str] = []
         args: list[Any] = [
@@ -59,10 +107,11 @@ class RedisStreamStore:
             s.channel_ttl,
             s.dedup_window,
             s.owner_ttl_s,
-            len(by_user),
+            len(groups),
             len(owners),
         ]
-        for user, user_messages in by_user.items():
+        for user_messages in groups:
+            user = user_messages[0].user_id
             keys += (k.stream(user), k.ids(user))
             args += (len(user_messages), k.notify(user))
             args += (
@@ -81,6 +130,8 @@ class RedisStreamStore:
         return keys, args
 
     async def _send(self, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
+        """The replies of one pipeline of script calls; a refusal of a user's keys is left in
+        its place, any other error is raised (the batch is then retried whole)."""
         for attempt in (1, 2):
             pipe = self._client.pipeline(transaction=False)
             for keys, args in calls:
@@ -91,22 +142,59 @@ class RedisStreamStore:
                 await self._script.load(self._client)
                 continue
             for reply in replies:
-                if isinstance(reply, Exception):
+                if isinstance(reply, Exception) and _refusal(reply) is None:
                     raise reply
             return replies
         raise AssertionError("unreachable")
 
-    async def owners(self, session_ids: Collection[str]) -> dict[str, str]:
-        if not session_ids:
+    async def owners(
+        self, session_ids: Collection[str], claims: Mapping[str, str] | None = None
+    ) -> dict[str, str]:
+        """One pipelined round trip: GET per session, `SET NX GET EX` per claim. Each command
+        has one key, so a Cluster pipeline sends each to its slot's node."""
+        claims = claims or {}
+        wanted = [s for s in session_ids if s not in claims]
+        if not wanted and not claims:
             return {}
-        wanted = list(session_ids)
+        ttl = self._settings.owner_ttl_s
         with store_errors():
             pipe = self._client.pipeline(transaction=False)
             for session_id in wanted:
                 pipe.get(self._keys.owner(session_id))
+            for session_id, user_id in claims.items():
+                pipe.set(self._keys.owner(session_id), user_id, nx=True, get=True, ex=ttl)
             values = await pipe.execute()
-        return {s: v.decode() for s, v in zip(wanted, values, strict=True) if v is not None}
+        asked = [*wanted, *claims]
+        # A value that is not UTF-8 (written by something else) is kept, replaced: the filter
+        # then refuses it as an owner that is no valid user id, instead of the batch failing.
+        return {
+            s: v.decode("utf-8", "replace")
+            for s, v in zip(asked, values, strict=True)
+            if v is not None
+        }
 
     async def ping(self) -> None:
         with store_errors():
             await self._client.ping()
+
+
+def _refusal(reply: Any) -> str | None:
+    """Why Redis refuses to write one user's keys, the same way each time (never a sign that
+    Redis is unavailable): something else holds the key, or the ACL forbids that key."""
+    if not isinstance(reply, rx.ResponseError) or isinstance(reply, rx.NoScriptError):
+        return None
+    text = str(reply)
+    # redis-py makes NOPERM a NoPermissionError and drops the code from the message.
+    acl = isinstance(reply, rx.NoPermissionError) or text.startswith("NOPERM")
+    if text.startswith("WRONGTYPE") or (acl and "key" in text):
+        return f"Redis refused the write: {type(reply).__name__}: {text[:200]}"
+    return None
+
+
+def _refused(value: str) -> str | None:
+    """The script's refusal of one user's keys or one owner key ("!" and why), else None."""
+    return f"Redis refused the write: {value[1:201]}" if value.startswith("!") else None
+
+
+def _decoded(reply: Any) -> list[str]:
+    return [value.decode("utf-8", "replace") for value in reply]

@@ -36,6 +36,10 @@ REDIS_ACK = {"stage": "redis_ack"}
 # spaced through it: every event of a small batch, a uniform sample of a large one. The
 # distribution (and so every quantile) is kept; `_count` counts observations, not events.
 END_TO_END_PER_BATCH = 100
+# The whitelist's `*` matches unboundedly many types (`Genesis.Session.<Any>.Requested`): past
+# this many distinct ones, a hostile producer's invented types share one label value.
+MAX_EVENT_TYPE_LABELS = 200
+OTHER_EVENT_TYPE = "other"
 
 
 def end_to_end_histogram(meter: Meter) -> Histogram:
@@ -75,6 +79,7 @@ class OtelTelemetry:
         self._dlq_burst = dlq_burst
         self._dlq_burst_share = dlq_burst_share
         self._health: Callable[[], BridgeHealth] | None = None
+        self._event_types: set[str] = set()
         ev = "{event}"
         self._consumed = meter.create_counter(
             "eventbridge_events_consumed", ev, "Records fetched from Kafka and finished"
@@ -151,7 +156,7 @@ class OtelTelemetry:
             "eventbridge_backlog_records",
             [self._observe(lambda h: h.backlog)],
             "{record}",
-            "Fetched records waiting for Redis (pause policy)",
+            "Fetched records kept for a retry (bounded by bridge.max_backlog_records)",
         )
 
     def _preset_series(self) -> None:
@@ -174,7 +179,7 @@ class OtelTelemetry:
         self._consumed.add(report.consumed)
         self._batch_size.record(report.consumed)
         for event_type, n in report.published_by_type.items():
-            self._published.add(n, {"event_type": event_type})
+            self._published.add(n, {"event_type": self._type_label(event_type)})
         for reason, n in report.ignored_by_reason.items():
             self._ignored.add(n, {"reason": reason})
         for reason, n in report.invalid_by_reason.items():
@@ -200,6 +205,16 @@ class OtelTelemetry:
                     "reasons": report.invalid_by_reason,
                 },
             )
+
+    def _type_label(self, event_type: str) -> str:
+        """The event type as a label value, while fewer than MAX_EVENT_TYPE_LABELS were seen."""
+        seen = self._event_types
+        if event_type in seen:
+            return event_type
+        if len(seen) < MAX_EVENT_TYPE_LABELS:
+            seen.add(event_type)
+            return event_type
+        return OTHER_EVENT_TYPE
 
     def publish_started(self, deliver: Sequence[tuple[Record, SseMessage]]) -> PublishTrace:
         if self._tracer is None:

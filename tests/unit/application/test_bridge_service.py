@@ -8,7 +8,6 @@ import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import orjson
 import pytest
 
 from adapters.telemetry.memory import InMemoryTelemetry
@@ -20,7 +19,7 @@ from domain.breaker import BreakerPolicy, BreakerState, CircuitBreaker
 from domain.model import Partition, SseMessage
 from simulator.genesis import generate_n
 from simulator.genesis_model import SimRecord
-from tests.bridge_over_fakes import bridge_over_fakes
+from tests.bridge_over_fakes import bridge_over_fakes, flat_event
 
 pytestmark = [pytest.mark.unit, pytest.mark.timeout(30)]
 
@@ -340,17 +339,7 @@ def test_a_write_that_fails_while_the_next_batch_waits_loses_nothing_and_keeps_o
 
 def theme_proposed(clock: FakeClock, session: str, user: str | None) -> bytes:
     """A flat Theme.Proposed for `session`; an agent's (no user id) unless `user` is given."""
-    return orjson.dumps(
-        {
-            "event_id": str(uuid.uuid4()),
-            "event_type": "Genesis.Session.Theme.Proposed",
-            "aggregate_type": "GenesisFlow",
-            "aggregate_id": session,
-            "session_id": session,
-            "created_at": clock.wall().isoformat(),
-            "metadata": {"source": "theme-agent"} | ({"user_id": user} if user else {}),
-        }
-    )
+    return flat_event(clock.wall(), session, user)
 
 
 def test_an_owner_only_redis_knows_wins_over_a_claim_later_in_the_same_batch() -> None:

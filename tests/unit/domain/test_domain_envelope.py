@@ -21,7 +21,7 @@ from domain_samples import (
     owned_by,
 )
 
-from domain.envelope import decode, normalise, peek_session
+from domain.envelope import decode, normalise
 from domain.model import Envelope
 from domain.reasons import Reason, Rejection
 
@@ -203,21 +203,3 @@ def test_normalise_names_a_field_of_the_wrong_type() -> None:
 
 def test_normalise_leaves_timestamp_seconds_zero_when_unparseable() -> None:
     assert _envelope(flat_command(created_at="yesterday")).timestamp_s == 0.0
-
-
-def test_peek_session_reports_the_routing_session_and_whether_a_user_is_named() -> None:
-    assert peek_session(flat_command()) == (SESSION, True)
-    assert peek_session(flat_proposed()) == (SESSION, False)
-    assert peek_session(nested_started()) == (SESSION, True)
-
-
-def test_peek_session_ignores_the_client_payload_in_flat_format() -> None:
-    event = flat_command(metadata={})
-    del event["session_id"]
-    assert peek_session(event) == (SESSION, False)
-
-
-@pytest.mark.parametrize("obj", [[], "x", None, {}, {"payload": 3}, {"aggregate_id": 1}])
-def test_peek_session_never_raises(obj: Any) -> None:
-    session, _ = peek_session(obj)
-    assert session is None

@@ -74,6 +74,25 @@ def test_filter_requires_a_non_empty_string_event_type(value: Any) -> None:
     assert _reason(flat_command(event_type=value)) is expected
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Genesis.Session.Started\r\nevent: Genesis.Session.Finished",  # would forge an SSE event
+        "Genesis.Session.Started\x00",
+        "Genesis.Session.\ud800Started",  # json.loads lets a lone surrogate through
+        "Genesis.Session." + "A" * 300 + ".Requested",
+    ],
+)
+def test_an_event_type_unfit_for_the_sse_event_line_is_invalid_even_if_whitelisted(
+    value: str,
+) -> None:
+    permissive = EventFilter(FilterPolicy(whitelist=(r"Genesis\.Session\.[\s\S]*",)))
+    result = permissive.check(flat_command(event_type=value), {}, now=NOW, session_owner=no_owner)
+    assert isinstance(result, Rejection)
+    assert result.reason is Reason.BAD_EVENT_TYPE
+    assert len(result.message) < 200
+
+
 def test_filter_ignores_types_outside_genesis_sessions() -> None:
     result = _check(flat_command(event_type="Genesis.Novel.Created"))
     assert isinstance(result, Rejection)

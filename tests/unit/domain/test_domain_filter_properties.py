@@ -9,7 +9,7 @@ from domain_samples import NOW, dumps, flat_command, flat_proposed, nested_start
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain.envelope import normalise, peek_session
+from domain.envelope import normalise
 from domain.filter import EventFilter
 from domain.mapper import SseMapper
 from domain.model import Envelope, SseMessage
@@ -54,7 +54,6 @@ VALID = st.sampled_from([flat_command, flat_proposed, nested_started])
 
 
 def _run(obj: Any, headers: dict[str, str]) -> Envelope | Rejection:
-    peek_session(obj)
     normalise(obj, headers, session_owner=owned_by("42"))
     result = FILTER.check(obj, headers, now=NOW, session_owner=owned_by("42"))
     if isinstance(result, Rejection):

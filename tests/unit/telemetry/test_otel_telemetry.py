@@ -7,12 +7,17 @@ from collections.abc import Iterator
 import pytest
 
 from adapters.telemetry.gateway import OtelGatewayTelemetry
-from adapters.telemetry.otel import END_TO_END_PER_BATCH, OtelTelemetry, evenly_spaced
+from adapters.telemetry.otel import (
+    END_TO_END_PER_BATCH,
+    MAX_EVENT_TYPE_LABELS,
+    OtelTelemetry,
+    evenly_spaced,
+)
 from adapters.telemetry.prometheus import exposition
 from adapters.telemetry.setup import TelemetryProviders, build_providers
 from application.ports import BatchReport, BridgeHealth
 from domain.model import Partition
-from tests.unit.telemetry.metrics_reading import label_names, total
+from tests.unit.telemetry.metrics_reading import label_names, samples, total
 
 pytestmark = [pytest.mark.unit, pytest.mark.timeout(30)]
 
@@ -149,6 +154,23 @@ def test_gateway_task_restarts_are_counted_per_task_from_zero(
     assert total(text, "eventbridge_gateway_task_restarts_total", task="tick") == 1
     assert total(text, "eventbridge_gateway_task_restarts_total", task="subscription") == 0
     assert total(text, "eventbridge_gateway_task_restarts_total", task="lease_renewal") == 0
+
+
+def test_invented_event_types_cannot_grow_the_label_set_without_bound(
+    providers: TelemetryProviders,
+) -> None:
+    telemetry = OtelTelemetry(meter=providers.meter_provider.get_meter("t"))
+    invented = {f"Genesis.Session.X{'a' * (i % 50)}{i}.Requested": 1 for i in range(1000)}
+    telemetry.batch_processed(BatchReport(consumed=1000, published_by_type=invented))
+    text = scrape(providers)
+    values = {
+        dict(ls)["event_type"]
+        for (n, ls) in samples(text)
+        if n == "eventbridge_events_published_total"
+    }
+    assert len(values) == MAX_EVENT_TYPE_LABELS + 1
+    assert "other" in values
+    assert total(text, "eventbridge_events_published_total") == 1000
 
 
 def test_gateway_connections_sends_disconnects_and_latency(providers: TelemetryProviders) -> None:

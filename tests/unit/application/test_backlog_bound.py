@@ -1,0 +1,134 @@
+"""Every backlog has a bound under every policy, and the retry timer is never starved."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+
+import orjson
+import pytest
+
+from adapters.telemetry.memory import InMemoryTelemetry
+from application.bridge import BridgeService
+from application.fakes import FakeClock, FakeDeadLetters, FakeEventSource, FakeStreamStore
+from application.policy import BridgePolicy, OpenPolicy
+from domain.breaker import BreakerPolicy, CircuitBreaker
+from domain.model import Partition
+from tests.bridge_over_fakes import bridge_over_fakes, flat_event
+
+pytestmark = [pytest.mark.unit, pytest.mark.timeout(60)]
+
+PARTITIONS = [Partition("genesis", p) for p in range(2)]
+COMMAND = "Genesis.Session.Command.Received"
+BATCH = 100
+BOUND = 1000
+
+
+def records(clock: FakeClock) -> Iterator[tuple[bytes, bytes]]:
+    """An endless stream of valid commands with a malformed record every tenth."""
+    n = 0
+    while True:
+        n += 1
+        session = str(uuid.uuid4())
+        if n % 10 == 0:
+            yield session.encode(), b"{not json"
+            continue
+        yield session.encode(), flat_event(clock.wall(), session, str(n % 7), COMMAND)
+
+
+class Traffic:
+    """A source that gets `BATCH` new records before every step, while time moves on."""
+
+    def __init__(self, on_open: OpenPolicy) -> None:
+        self.clock = FakeClock()
+        self.source = FakeEventSource(self.clock, PARTITIONS)
+        self.store, self.dlq = FakeStreamStore(), FakeDeadLetters()
+        self._records = records(self.clock)
+        self.bridge: BridgeService = bridge_over_fakes(
+            self.clock,
+            self.source,
+            store=self.store,
+            dead_letters=self.dlq,
+            telemetry=InMemoryTelemetry(),
+            breaker=CircuitBreaker(BreakerPolicy(minimum_calls=2, cool_down_s=5)),
+            policy=BridgePolicy(
+                max_batch=BATCH,
+                on_open=on_open,
+                retry_backoff_s=1.0,
+                max_backlog_records=BOUND,
+            ),
+        )
+
+        self.produced: list[bytes] = []
+
+    def step(self, n: int = 1) -> list[int]:
+        """`n` steps; the backlog after each."""
+        seen = []
+
+        async def go() -> None:
+            for _ in range(n):
+                for i in range(BATCH):
+                    key, value = next(self._records)
+                    self.source.append(PARTITIONS[i % 2], key, value)
+                    self.produced.append(value)
+                self.clock.advance(0.1)
+                await self.bridge.step()
+                seen.append(self.bridge.backlog)
+
+        asyncio.run(go())
+        return seen
+
+    def catch_up(self) -> None:
+        """Steps without new traffic until everything is committed."""
+
+        async def go() -> None:
+            for _ in range(500):
+                await self.bridge.step()
+                if sum(self.source.committed.values()) == len(self.produced):
+                    return
+            raise AssertionError("the bridge did not catch up")
+
+        asyncio.run(go())
+
+    def assert_everything_delivered_once(self) -> None:
+        delivered = [m.event_id for s in self.store.streams.values() for _, m in s.entries]
+        valid = [orjson.loads(v)["event_id"] for v in self.produced if v != b"{not json"]
+        assert sorted(delivered) == sorted(valid)
+        assert len(self.dlq.letters) == len(self.produced) - len(valid)
+
+
+@pytest.mark.parametrize("on_open", [OpenPolicy.DROP, OpenPolicy.PAUSE])
+def test_a_dead_letter_outage_keeps_the_backlog_bounded_and_the_retry_comes(
+    on_open: OpenPolicy,
+) -> None:
+    t = Traffic(on_open)
+    t.step(3)
+    t.dlq.available = False
+    backlogs = t.step(60)  # before the fix, under drop: 2,000 after 20 steps, 6,000 after 60
+    assert max(backlogs) <= BOUND + 2 * BATCH  # the bound, plus what was already fetched
+    assert t.source.paused() == frozenset(PARTITIONS)
+    attempts = t.dlq.calls
+    t.step(30)  # three seconds: the timer brings a retry at least twice
+    assert t.dlq.calls >= attempts + 2
+    t.dlq.available = True
+    t.catch_up()
+    assert t.source.paused() == frozenset()
+    t.assert_everything_delivered_once()
+
+
+def test_a_redis_outage_under_drop_keeps_only_the_failed_batch_and_counts_the_dropped() -> None:
+    t = Traffic(OpenPolicy.DROP)
+    t.step(3)
+    t.store.available = False
+    backlogs = t.step(60)
+    assert max(backlogs) <= BOUND + 2 * BATCH
+    t.store.available = True
+    t.clock.advance(10)  # the breaker's cool-down
+    t.catch_up()
+    assert t.source.paused() == frozenset()
+    delivered = [m.event_id for s in t.store.streams.values() for _, m in s.entries]
+    assert len(delivered) == len(set(delivered))
+    dropped = sum(t.bridge.totals.dropped_by_reason.values())
+    assert dropped > 0
+    assert len(delivered) + dropped + len(t.dlq.letters) == len(t.produced)
