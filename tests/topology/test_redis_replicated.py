@@ -1,0 +1,61 @@
+"""A local Redis primary with one replica: writes reach the replica, the replica refuses
+writes, and a killed replica restarted on its port catches up by itself."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+
+from simulator.processes import wait_until
+from simulator.redis_replicated import LocalRedisReplicated
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def _reads(pair: LocalRedisReplicated, key: str) -> str | None:
+    client = pair.replica.client()
+    try:
+        value = client.get(key)
+    finally:
+        client.close()
+    return None if value is None else str(value)
+
+
+def test_a_write_to_the_primary_reaches_the_replica_which_refuses_writes(
+    redis_replicated: LocalRedisReplicated, unique: str
+) -> None:
+    assert redis_replicated.replicating()
+    primary = redis_replicated.primary.client()
+    replica = redis_replicated.replica.client()
+    try:
+        primary.set(f"{unique}:k", "v1")
+        wait_until(
+            lambda: _reads(redis_replicated, f"{unique}:k") == "v1",
+            timeout_s=10,
+            what="the write to reach the replica",
+        )
+        with pytest.raises(redis.ReadOnlyError):
+            replica.set(f"{unique}:k", "on the replica")
+    finally:
+        primary.close()
+        replica.close()
+
+
+def test_a_killed_replica_restarted_catches_up_and_wait_counts_it_only_while_it_is_up(
+    redis_replicated: LocalRedisReplicated, unique: str
+) -> None:
+    primary = redis_replicated.primary.client()
+    try:
+        primary.set(f"{unique}:k", "before")
+        assert primary.execute_command("WAIT", 1, 5000) == 1
+        redis_replicated.kill(redis_replicated.replica)
+        primary.set(f"{unique}:k", "while down")
+        # What a durable acknowledgement (WAIT) sees with its replica gone: no copy.
+        assert primary.execute_command("WAIT", 1, 100) == 0
+        redis_replicated.restart(redis_replicated.replica)
+        assert _reads(redis_replicated, f"{unique}:k") == "while down"
+        primary.set(f"{unique}:k", "after")
+        assert primary.execute_command("WAIT", 1, 5000) == 1
+        assert _reads(redis_replicated, f"{unique}:k") == "after"
+    finally:
+        primary.close()
