@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import subprocess
 import threading
@@ -14,7 +15,15 @@ from typing import Any
 
 import redis
 
-from simulator.processes import PortInUse, free_port, kill, release_port, start_serving, stop
+from simulator.processes import (
+    PortInUse,
+    free_port,
+    kill,
+    log_says,
+    release_port,
+    start_serving,
+    stop,
+)
 
 log = logging.getLogger("simulator.redis")
 
@@ -22,6 +31,7 @@ PORT_ATTEMPTS = 5  # new ports tried when the first one turns out to be taken
 # A primary waits 5 s (repl-diskless-sync-delay) for more replicas before it sends the first
 # full sync; ours have one replica each and tests wait for it: send at once.
 NO_SYNC_DELAY = ("--repl-diskless-sync-delay", "0")
+_SHUTDOWN_REFUSED = re.compile(r"Errors trying to shut down the server")
 
 
 def ensure_command(command: str, package: str) -> str:
@@ -175,8 +185,11 @@ class LocalRedis:
         )
 
     def stop(self) -> None:
+        """SIGTERM, again whenever redis-server turns it down: it refuses to exit while it
+        writes its first append-only file (e.g. just after a replica's first sync), logs
+        why, and keeps running — without a second SIGTERM it would be SIGKILLed after 15 s."""
         if self._proc is not None:
-            stop(self._proc)
+            stop(self._proc, refused=log_says(self.workdir / "redis.log", _SHUTDOWN_REFUSED))
             self._proc = None
 
     def kill(self) -> None:

@@ -25,6 +25,7 @@ __all__ = [
     "die_with_us",
     "free_port",
     "kill",
+    "log_says",
     "port_open",
     "release_port",
     "run_to_end",
@@ -138,13 +139,24 @@ def _exited(pid: int) -> bool:
         return True
 
 
-def stop(proc: subprocess.Popen[bytes], *, grace_s: float = 15.0) -> None:
-    """SIGTERM the process group, wait up to `grace_s`, then SIGKILL whatever is left of it."""
+def stop(
+    proc: subprocess.Popen[bytes],
+    *,
+    grace_s: float = 15.0,
+    refused: Callable[[], bool] | None = None,
+) -> None:
+    """SIGTERM the process group, wait up to `grace_s`, then SIGKILL whatever is left of it.
+    Each time `refused()` says the service turned the SIGTERM down (and keeps running), it
+    gets another one; a service that asks for nothing gets exactly one."""
     if proc.returncode is None and not _exited(proc.pid):
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
         deadline = time.monotonic() + grace_s
         while not _exited(proc.pid) and time.monotonic() < deadline:
+            if refused is not None and refused():
+                # The leader alone: its helpers (e.g. the very rewrite it waits for) go on.
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(proc.pid, signal.SIGTERM)
             time.sleep(0.05)  # polling a child's exit with a deadline
     if proc.returncode is None:
         # The leader has exited (or overstayed its grace): no member of its group may outlive
@@ -165,6 +177,21 @@ def kill(proc: subprocess.Popen[bytes]) -> None:
 def log_size(log: Path | None) -> int:
     """Where the next attempt's output starts in an appended-to log."""
     return log.stat().st_size if log is not None and log.exists() else 0
+
+
+def log_says(log: Path, pattern: re.Pattern[str]) -> Callable[[], bool]:
+    """A check that is true once for each new line of `log` (from now on) matching `pattern`."""
+    tail = _LogTail(log, log_size(log))
+
+    def check() -> bool:
+        tail.read()
+        found = pattern.search(tail.text)
+        if found is None:
+            return False
+        tail.text = tail.text[found.end() :]
+        return True
+
+    return check
 
 
 class _LogTail:

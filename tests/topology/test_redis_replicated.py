@@ -3,6 +3,8 @@ writes, and a killed replica restarted on its port catches up by itself."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import redis
 
@@ -59,3 +61,20 @@ def test_a_killed_replica_restarted_catches_up_and_wait_counts_it_only_while_it_
         assert _reads(redis_replicated, f"{unique}:k") == "after"
     finally:
         primary.close()
+
+
+def test_a_replica_stopped_while_it_writes_its_first_append_only_file_still_exits_cleanly(
+    tmp_path: Path,
+) -> None:
+    # Right after its first sync a replica rewrites its append-only file, and redis-server
+    # refuses a SIGTERM meanwhile ("Writing initial AOF, can't exit") and keeps running.
+    pair = LocalRedisReplicated(tmp_path)
+    try:
+        pair.start()
+        log = pair.replica.workdir / "redis.log"
+        pair.replica.stop()
+        text = log.read_text()
+        # A clean shutdown (it was asked again), not the SIGKILL at the end of the grace.
+        assert "ready to exit, bye bye" in text.rsplit("Received SIGTERM", 1)[-1]
+    finally:
+        pair.close()
