@@ -12,8 +12,9 @@ from pathlib import Path
 from simulator.kafka_jars import new_cluster_id
 from simulator.kafka_metadata import PartitionState, create_replicated, metadata
 from simulator.kafka_ready import broker_serves
-from simulator.local_kafka import PORT_ATTEMPTS, LocalKafka
-from simulator.processes import PortInUse, free_port, wait_until
+from simulator.local_kafka import LocalKafka
+from simulator.local_service import with_new_ports
+from simulator.processes import free_port, wait_until
 
 # Durable by default, as SPEC §14 asks; short failure detection, for tests.
 CLUSTER_SETTINGS = {
@@ -71,16 +72,12 @@ class LocalKafkaCluster:
         majority), wait until the cluster serves; a taken port moves every node."""
         jvm = self.nodes[0].jvm_command()
         began = time.monotonic()
-        for attempt in range(1, PORT_ATTEMPTS + 1):
-            try:
-                self._start_once(jvm, began + timeout_s, cancel)
-            except PortInUse:
-                if attempt == PORT_ATTEMPTS:
-                    raise
-                for node in self.nodes:
-                    node.move_ports()
-                continue
-            break
+
+        def move_ports() -> None:
+            for node in self.nodes:
+                node.move_ports()
+
+        with_new_ports(lambda: self._start_once(jvm, began + timeout_s, cancel), move_ports)
         return time.monotonic() - began
 
     def _start_once(self, jvm: list[str], deadline: float, cancel: threading.Event | None) -> None:

@@ -12,17 +12,15 @@ from pathlib import Path
 
 from simulator.kafka_jars import KAFKA_VERSION, LOG4J, cache_dir, ensure_jars, new_cluster_id
 from simulator.kafka_ready import broker_serves
+from simulator.local_service import PORT_ATTEMPTS, LocalService, with_new_ports
 from simulator.processes import (
-    PortInUse,
     Watched,
     free_port,
-    kill,
     log_size,
     port_open,
     release_port,
     spawn,
     start_serving,
-    stop,
 )
 
 __all__ = [
@@ -35,12 +33,14 @@ __all__ = [
 ]
 
 log = logging.getLogger("simulator.kafka")
-PORT_ATTEMPTS = 5  # new port pairs tried when a port turns out to be taken
 
 
-class LocalKafka:
+class LocalKafka(LocalService):
     """One broker+controller process on two reserved loopback ports: a whole cluster by
-    itself, or one node of `LocalKafkaCluster` (`node_id`, `voters` and `overrides` set)."""
+    itself, or one node of `LocalKafkaCluster` (`node_id`, `voters` and `overrides` set).
+    `kill()` is a crash: no controlled shutdown, no leadership handed over."""
+
+    grace_s = 20.0
 
     def __init__(
         self,
@@ -52,6 +52,7 @@ class LocalKafka:
         node_id: int = 1,
         overrides: Mapping[str, str] | None = None,
     ) -> None:
+        super().__init__()
         self.workdir = workdir
         self.heap = heap
         self.min_heap = min_heap
@@ -62,15 +63,10 @@ class LocalKafka:
         self.port = pick_port()
         self.controller_port = pick_port()
         self.cluster_id = ""
-        self._proc: subprocess.Popen[bytes] | None = None
 
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
 
     def _properties(self) -> Path:
         data = self.workdir / "data"
@@ -142,15 +138,7 @@ class LocalKafka:
         `broker_serves`). A taken port moves the broker to a new pair of ports."""
         jvm = self.jvm_command()
         began = time.monotonic()
-        for attempt in range(1, PORT_ATTEMPTS + 1):
-            try:
-                self._start_once(jvm, began + timeout_s, cancel)
-            except PortInUse:
-                if attempt == PORT_ATTEMPTS:
-                    raise
-                self.move_ports()
-                continue
-            break
+        with_new_ports(lambda: self._start_once(jvm, began + timeout_s, cancel), self.move_ports)
         return time.monotonic() - began
 
     def move_ports(self) -> None:
@@ -186,21 +174,6 @@ class LocalKafka:
         return Watched(
             f"Kafka node {self.node_id} on port {self.port}", self._proc, log_path, offset
         )
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
-
-    def stop(self) -> None:
-        if self._proc is not None:
-            stop(self._proc, grace_s=20.0)
-            self._proc = None
-
-    def kill(self) -> None:
-        """SIGKILL: no controlled shutdown, no leadership handed over — a crash."""
-        if self._proc is not None:
-            kill(self._proc)
-            self._proc = None
 
     def close(self) -> None:
         """Stop for good and give both ports back."""

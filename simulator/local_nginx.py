@@ -8,7 +8,6 @@ import os
 import pwd
 import secrets
 import shutil
-import subprocess
 import threading
 import time
 from collections import Counter
@@ -16,11 +15,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from simulator.local_redis import ensure_command
-from simulator.processes import PortInUse, free_port, kill, release_port, start_serving, stop
+from simulator.local_service import LocalService, with_new_ports
+from simulator.processes import free_port, release_port, start_serving
 
 log = logging.getLogger("simulator.nginx")
 
-PORT_ATTEMPTS = 5
 READY_PATH = "/__eventbridge_balancer"
 _TEMP_PATHS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
 
@@ -105,7 +104,7 @@ def _answers(port: int, token: str) -> bool:
         conn.close()
 
 
-class LocalBalancer:
+class LocalBalancer(LocalService):
     """nginx in front of `upstreams` ("127.0.0.1:PORT" each) on a reserved loopback port.
     `nginx -p <workdir> -c <conf> -e <log> -g 'daemon off;'`: no root-owned path is used,
     the pid file and temp files live in `workdir`, and it is stopped by PID."""
@@ -121,38 +120,33 @@ class LocalBalancer:
     ) -> None:
         if not upstreams:
             raise ValueError("a balancer needs at least one upstream")
+        super().__init__()
         self.workdir = workdir
         self.upstreams = list(upstreams)
         self.fail_timeout_s = fail_timeout_s
         self.worker_connections = worker_connections
         self._pick_port = pick_port
         self.port = pick_port()
-        self._proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
 
     def start(self, timeout_s: float = 20.0, *, cancel: threading.Event | None = None) -> float:
         """Write the config, start nginx, return seconds until it answered with this start's
         token; a taken port moves it to a new one."""
         binary = ensure_nginx()
         began = time.monotonic()
-        for attempt in range(1, PORT_ATTEMPTS + 1):
-            try:
-                self._start_once(binary, began + timeout_s - time.monotonic(), cancel)
-            except PortInUse:
-                if attempt == PORT_ATTEMPTS:
-                    raise
-                taken, self.port = self.port, self._pick_port()
-                release_port(taken)
-                log.warning("balancer port %d is taken; trying %d", taken, self.port)
-                continue
-            break
+
+        def move_port() -> None:
+            taken, self.port = self.port, self._pick_port()
+            release_port(taken)
+            log.warning("balancer port %d is taken; trying %d", taken, self.port)
+
+        with_new_ports(
+            lambda: self._start_once(binary, began + timeout_s - time.monotonic(), cancel),
+            move_port,
+        )
         return time.monotonic() - began
 
     def _start_once(self, binary: str, timeout_s: float, cancel: threading.Event | None) -> None:
@@ -191,16 +185,6 @@ class LocalBalancer:
             line.rsplit("upstream=", 1)[1].split(", ")[-1] for line in lines if "upstream=" in line
         )
         return Counter(addr for addr in served if addr != "-")  # "-": nginx answered itself
-
-    def stop(self) -> None:
-        if self._proc is not None:
-            stop(self._proc)
-            self._proc = None
-
-    def kill(self) -> None:
-        if self._proc is not None:
-            kill(self._proc)
-            self._proc = None
 
     def close(self) -> None:
         self.stop()

@@ -15,19 +15,17 @@ from typing import Any
 
 import redis
 
+from simulator.local_service import PORT_ATTEMPTS, LocalService
 from simulator.processes import (
     PortInUse,
     free_port,
-    kill,
     log_says,
     release_port,
     start_serving,
-    stop,
 )
 
 log = logging.getLogger("simulator.redis")
 
-PORT_ATTEMPTS = 5  # new ports tried when the first one turns out to be taken
 # A primary waits 5 s (repl-diskless-sync-delay) for more replicas before it sends the first
 # full sync; ours have one replica each and tests wait for it: send at once.
 NO_SYNC_DELAY = ("--repl-diskless-sync-delay", "0")
@@ -78,7 +76,7 @@ def serving(port: int, pid: int) -> bool:
     return info.get("process_id") == pid and info.get("loading") == 0
 
 
-class LocalRedis:
+class LocalRedis(LocalService):
     """One redis-server process. `stop()` (or `kill()`) and `start()` again keep the port and
     the data (outage and failover tests); `close()` stops it for good and gives the port back.
     `args` are added to its command line (e.g. `--replicaof 127.0.0.1 PORT`)."""
@@ -91,25 +89,17 @@ class LocalRedis:
         pick_port: Callable[[], int] = free_port,
         args: Sequence[str] = (),
     ) -> None:
+        super().__init__()
         self.workdir = workdir
         self._pick_port = pick_port
         self._fixed = port is not None
         self.port = port if port is not None else pick_port()
         self.args = list(args)
-        self._proc: subprocess.Popen[bytes] | None = None
         self._started = False
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
 
     def start(self, timeout_s: float = 30.0, *, cancel: threading.Event | None = None) -> float:
         """Start (loopback only, AOF persistence) and return seconds until it served.
@@ -184,19 +174,11 @@ class LocalRedis:
             cancel=cancel,
         )
 
-    def stop(self) -> None:
-        """SIGTERM, again whenever redis-server turns it down: it refuses to exit while it
-        writes its first append-only file (e.g. just after a replica's first sync), logs
-        why, and keeps running — without a second SIGTERM it would be SIGKILLed after 15 s."""
-        if self._proc is not None:
-            stop(self._proc, refused=log_says(self.workdir / "redis.log", _SHUTDOWN_REFUSED))
-            self._proc = None
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown, no last append-only write — a crash. `start()` restarts it."""
-        if self._proc is not None:
-            kill(self._proc)
-            self._proc = None
+    def _shutdown_refused(self) -> Callable[[], bool]:
+        # redis-server refuses to exit while it writes its first append-only file (e.g. just
+        # after a replica's first sync), logs why and keeps running: without another SIGTERM
+        # it would be SIGKILLed at the end of the grace.
+        return log_says(self.workdir / "redis.log", _SHUTDOWN_REFUSED)
 
     def info(self, section: str) -> dict[str, Any] | None:
         """One INFO section of this node; None when it does not answer."""

@@ -4,7 +4,8 @@ the multi-node topologies (SPEC §14) for the tests that ask for them."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Protocol, TypeVar
 
 import pytest
 
@@ -31,13 +32,33 @@ def real_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services
         yield provided
 
 
-def _session_topology(request: pytest.FixtureRequest, topology: str) -> Services | None:
-    """The session's own services when `EVENTBRIDGE_TOPOLOGY` already asks for `topology`:
-    one cluster per session, not two."""
-    if topology_from_env() != topology:
-        return None
-    shared: Services = request.getfixturevalue("real_services")
-    return shared
+class _Topology(Protocol):
+    def start(self) -> float: ...
+    def close(self) -> None: ...
+
+
+T = TypeVar("T", bound=_Topology)
+
+
+def _started(
+    request: pytest.FixtureRequest,
+    topology: str,
+    shared: Callable[[Services], T | None],
+    make: Callable[[], T],
+) -> Iterator[T]:
+    """The session's own instance when `EVENTBRIDGE_TOPOLOGY` already started `topology` (one
+    cluster per session, not two), else a new one, started here and closed at the end."""
+    if topology_from_env() == topology:
+        found = shared(request.getfixturevalue("real_services"))
+        if found is not None:
+            yield found
+            return
+    local = make()
+    try:
+        local.start()
+        yield local
+    finally:
+        local.close()
 
 
 @pytest.fixture(scope="session")
@@ -46,16 +67,12 @@ def redis_cluster(
 ) -> Iterator[LocalRedisCluster]:
     """A local Redis Cluster of 3 masters and 3 replicas, healthy. Fault tests may kill and
     restart its nodes; each leaves it healthy again (`wait_healthy`), masters may have moved."""
-    shared = _session_topology(request, "cluster")
-    if shared is not None and shared.redis_local_cluster is not None:
-        yield shared.redis_local_cluster
-        return
-    cluster = LocalRedisCluster(tmp_path_factory.mktemp("redis-cluster"))
-    try:
-        cluster.start()
-        yield cluster
-    finally:
-        cluster.close()
+    yield from _started(
+        request,
+        "cluster",
+        lambda s: s.redis_local_cluster,
+        lambda: LocalRedisCluster(tmp_path_factory.mktemp("redis-cluster")),
+    )
 
 
 @pytest.fixture(scope="session")
@@ -63,16 +80,12 @@ def redis_replicated(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LocalRedisReplicated]:
     """A local Redis primary with one replica in sync."""
-    shared = _session_topology(request, "replica")
-    if shared is not None and shared.redis_replicated is not None:
-        yield shared.redis_replicated
-        return
-    pair = LocalRedisReplicated(tmp_path_factory.mktemp("redis-replicated"))
-    try:
-        pair.start()
-        yield pair
-    finally:
-        pair.close()
+    yield from _started(
+        request,
+        "replica",
+        lambda s: s.redis_replicated,
+        lambda: LocalRedisReplicated(tmp_path_factory.mktemp("redis-replicated")),
+    )
 
 
 @pytest.fixture(scope="session")
@@ -81,16 +94,12 @@ def kafka_cluster(
 ) -> Iterator[LocalKafkaCluster]:
     """A local Kafka cluster of 3 KRaft nodes (RF 3, min ISR 2), every broker in sync.
     Fault tests may kill and restart a broker; each waits for the full ISR again."""
-    shared = _session_topology(request, "cluster")
-    if shared is not None and shared.kafka_cluster is not None:
-        yield shared.kafka_cluster
-        return
-    cluster = LocalKafkaCluster(tmp_path_factory.mktemp("kafka-cluster"))
-    try:
-        cluster.start()
-        yield cluster
-    finally:
-        cluster.close()
+    yield from _started(
+        request,
+        "cluster",
+        lambda s: s.kafka_cluster,
+        lambda: LocalKafkaCluster(tmp_path_factory.mktemp("kafka-cluster")),
+    )
 
 
 @pytest.fixture
