@@ -136,6 +136,7 @@ class LocalKafka(LocalService):
     def start(self, timeout_s: float = 120.0, *, cancel: threading.Event | None = None) -> float:
         """Format storage, start the broker, return seconds until it served (see
         `broker_serves`). A taken port moves the broker to a new pair of ports."""
+        self._not_running()
         jvm = self.jvm_command()
         began = time.monotonic()
         with_new_ports(lambda: self._start_once(jvm, began + timeout_s, cancel), self.move_ports)
@@ -166,6 +167,7 @@ class LocalKafka(LocalService):
     def launch(self, jvm: list[str]) -> Watched:
         """Start the broker on its formatted (or kept) data and return at once: the nodes of
         a cluster only serve once a quorum of them runs. The caller waits (see `Watched`)."""
+        self._not_running()
         log_path = self.workdir / "kafka.log"
         offset = log_size(log_path)
         self._proc = spawn(

@@ -135,6 +135,7 @@ class LocalBalancer(LocalService):
     def start(self, timeout_s: float = 20.0, *, cancel: threading.Event | None = None) -> float:
         """Write the config, start nginx, return seconds until it answered with this start's
         token; a taken port moves it to a new one."""
+        self._not_running()
         binary = ensure_nginx()
         began = time.monotonic()
 

@@ -107,6 +107,7 @@ class LocalRedis(LocalService):
         A first start begins with an empty data directory (nothing from an earlier run in the
         same workdir) and moves to a new port when its port is taken; a restart keeps both,
         since clients know the port, and retries that port until the deadline."""
+        self._not_running()
         binary = ensure_redis_server()
         data = self.workdir / "data"
         if not self._started:

@@ -26,6 +26,11 @@ class LocalService:
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
+    def _not_running(self) -> None:
+        """A second start would lose the handle of the process already running."""
+        if self.running:
+            raise RuntimeError(f"{type(self).__name__} (pid {self.pid}) is already running")
+
     def _shutdown_refused(self) -> Callable[[], bool] | None:
         """A check that the service turned a SIGTERM down (see `processes.stop`)."""
         return None

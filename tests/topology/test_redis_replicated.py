@@ -78,3 +78,13 @@ def test_a_replica_stopped_while_it_writes_its_first_append_only_file_still_exit
         assert "ready to exit, bye bye" in text.rsplit("Received SIGTERM", 1)[-1]
     finally:
         pair.close()
+
+
+def test_starting_a_node_that_runs_is_refused_rather_than_losing_its_process(
+    redis_replicated: LocalRedisReplicated,
+) -> None:
+    pid = redis_replicated.replica.pid
+    with pytest.raises(RuntimeError, match="already running"):
+        redis_replicated.replica.start()
+    assert redis_replicated.replica.pid == pid
+    assert redis_replicated.replicating()
