@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT    := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: setup system-deps test lint unit integration acceptance e2e run bench load hostile clean
+.PHONY: setup system-deps test lint unit integration acceptance e2e topology run bench load hostile clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,10 +14,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	rm -f $(VENV)/.installed-* && touch $@
 
-# redis-server (local Redis when there is no Docker), Chromium + driver (browser tests).
+# redis-server + redis-cli (local Redis, replica, Cluster when there is no Docker), nginx (the
+# gateways' load balancer in the topology tier), Chromium + driver (browser tests).
 system-deps:
-	@if ! command -v redis-server >/dev/null || ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
-	  $(APT) update -qq && $(APT) install -y -qq redis-server chromium chromium-driver >/dev/null; fi
+	@if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null || ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null || ! [ -x /usr/sbin/nginx ]; then \
+	  $(APT) update -qq && $(APT) install -y -qq redis-server redis-tools nginx chromium chromium-driver >/dev/null; fi
 
 setup: $(STAMP) system-deps
 	$(BIN)/python -m simulator prefetch
@@ -37,6 +38,11 @@ unit: $(STAMP)
 
 integration acceptance e2e: setup
 	$(BIN)/pytest -m $@
+
+# Multi-node topologies (Redis Cluster 3+3, Redis primary+replica, 3 Kafka brokers, nginx over
+# two gateways): they start, serve, fail over and stop with nothing left. Part of `make test`.
+topology: setup
+	$(BIN)/pytest -m topology
 
 # Local Kafka + Redis, bridge + gateway, the simulator at a gentle rate, the demo page.
 run: setup

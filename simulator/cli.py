@@ -17,7 +17,7 @@ from simulator.hostile_run import add_hostile_arguments
 from simulator.load import add_load_arguments
 from simulator.local_kafka import KAFKA_VERSION, ensure_jars
 from simulator.processes import Cancelled
-from simulator.services import Services, services
+from simulator.services import TOPOLOGIES, TOPOLOGY_ENV, Services, services
 from simulator.soak import add_soak_commands
 from simulator.traffic import DEFAULT_TOPIC, add_traffic_arguments
 
@@ -26,14 +26,21 @@ log = logging.getLogger("simulator.env")
 
 def _write_ready(path: Path, s: Services) -> None:
     """Where the services are, for scripts (the soak): written whole, then renamed into place."""
+    pids = s.local_pids()
     ready = {
         "pid": os.getpid(),
+        "topology": s.topology,
         "kafka_bootstrap": s.kafka_bootstrap,
         "redis_url": s.redis_url,
+        "redis_cluster": s.redis_cluster,
         "kafka_source": s.kafka_source,
         "redis_source": s.redis_source,
         "kafka_pid": s.kafka.pid if s.kafka else None,
         "redis_pid": s.redis.pid if s.redis else None,
+        "kafka_pids": pids["kafka"],
+        "redis_pids": pids["redis"],
+        "kafka_start_s": round(s.kafka_start_s, 2),
+        "redis_start_s": round(s.redis_start_s, 2),
         "workdir": str(s.workdir) if s.workdir else None,
     }
     partial = path.with_name(path.name + ".partial")
@@ -50,9 +57,10 @@ def _env(args: argparse.Namespace) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     try:
-        with services(cancel=stop) as s:
+        with services(cancel=stop, topology=args.topology) as s:
             print(f"KAFKA_BOOTSTRAP_SERVERS={s.kafka_bootstrap}")
-            print(f"REDIS_URL={s.redis_url}", flush=True)
+            print(f"REDIS_URL={s.redis_url}")
+            print(f"EVENTBRIDGE__REDIS__CLUSTER={str(s.redis_cluster).lower()}", flush=True)
             if args.ready_file is not None:
                 _write_ready(args.ready_file, s)
             stop.wait()
@@ -70,6 +78,12 @@ def _parser() -> argparse.ArgumentParser:
     env = sub.add_parser("env", help="start Kafka and Redis and print their addresses")
     env.add_argument(
         "--ready-file", type=Path, default=None, help="also write the addresses here as JSON"
+    )
+    env.add_argument(
+        "--topology",
+        choices=TOPOLOGIES,
+        default=None,
+        help=f"local processes to start (default: ${TOPOLOGY_ENV}, else single)",
     )
 
     traffic = sub.add_parser("traffic", help="produce seeded Genesis traffic to a Kafka topic")

@@ -49,7 +49,8 @@ def run_demo(args: argparse.Namespace) -> int:
         svc = stack.enter_context(services(workdir / "services"))
         settings = process_settings(svc, "", port=port, secret=secrets.token_urlsafe(32))
         settings["kafka"].update(topic=DEFAULT_TOPIC, group_id="eventbridge-consumer")
-        settings["redis"] = {"url": svc.redis_url}  # the product's default key layout
+        # The product's default key layout.
+        settings["redis"] = {"url": svc.redis_url, "cluster": svc.redis_cluster}
         settings["gateway"].update(demo_enabled=True, demo_user="1", heartbeat_s=5.0)
         create_topics(svc.kafka_bootstrap, {DEFAULT_TOPIC: 3})
         app = ServiceProcess("run", settings, workdir / "eventbridge.log")

@@ -69,6 +69,7 @@ def process_settings(svc: Services, unique: str, *, port: int, secret: str) -> d
         },
         "redis": {
             "url": svc.redis_url,
+            "cluster": svc.redis_cluster,
             "sse_prefix": f"load{unique}:user:",
             "session_prefix": f"load{unique}:session:",
             "ticket_prefix": f"load{unique}:ticket:",
@@ -195,7 +196,7 @@ class LoadRun:
 
     async def _report(self) -> LoadReport:
         prefix = self.settings["redis"]["sse_prefix"]
-        streams = await read_streams(self.svc.redis_url, prefix)
+        streams = await read_streams(self.svc.redis_url, prefix, cluster=self.svc.redis_cluster)
         dlq = await read_topic(self.svc.kafka_bootstrap, f"{self.topic}.dlq")
         records = self.tally.records[: len(self.sent)]
         redis_check = verify(records, streams, dlq)
@@ -215,6 +216,7 @@ class LoadRun:
             "restart_at_s": self.plan.restart_at_s,
             "kafka": self.svc.kafka_source,
             "redis": self.svc.redis_source,
+            "topology": self.svc.topology,
         }
         sent_at = {eid: at for eid, at in self.sent if eid}
         received = {f.user: f.received for f in self.followers}

@@ -1,128 +1,80 @@
-"""A throwaway single-node Apache Kafka (KRaft) from Maven Central's jars, run with `java`."""
+"""One throwaway Apache Kafka node (KRaft, broker+controller) from Maven Central's jars."""
 
 from __future__ import annotations
 
-import base64
-import contextlib
 import logging
-import os
-import re
 import shutil
 import subprocess
-import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from simulator.kafka_jars import KAFKA_VERSION, LOG4J, cache_dir, ensure_jars, new_cluster_id
 from simulator.kafka_ready import broker_serves
+from simulator.local_service import PORT_ATTEMPTS, LocalService, with_new_ports
 from simulator.processes import (
-    PortInUse,
+    Watched,
     free_port,
+    log_size,
     port_open,
     release_port,
+    spawn,
     start_serving,
-    stop,
 )
+
+__all__ = [
+    "KAFKA_VERSION",
+    "PORT_ATTEMPTS",
+    "LocalKafka",
+    "cache_dir",
+    "ensure_jars",
+    "new_cluster_id",
+]
 
 log = logging.getLogger("simulator.kafka")
 
-_HERE = Path(__file__).resolve().parent
-POM = _HERE / "kafka" / "pom.xml"
-LOG4J = _HERE / "kafka" / "log4j2.properties"
-KAFKA_VERSION = re.search(r"<kafka.version>([^<]+)<", POM.read_text()).group(1)  # type: ignore[union-attr]
-PORT_ATTEMPTS = 5  # new port pairs tried when a port turns out to be taken
-_RESERVED = {bytes(16), bytes(15) + b"\x01"}  # Kafka's ZERO_UUID and ONE_UUID (metadata topic)
 
+class LocalKafka(LocalService):
+    """One broker+controller process on two reserved loopback ports: a whole cluster by
+    itself, or one node of `LocalKafkaCluster` (`node_id`, `voters` and `overrides` set).
+    `kill()` is a crash: no controlled shutdown, no leadership handed over."""
 
-def new_cluster_id(random_bytes: Callable[[int], bytes] = os.urandom) -> str:
-    """A random cluster id by Kafka's own rule (`Uuid.randomUuid()`): a version-4 UUID as 22
-    characters of unpadded URL-safe base64, drawn again while it is reserved or starts with
-    '-', since `kafka-storage format -t -abc...` reads such an id as an option and fails.
-
-    Kafka's `kafka-storage random-uuid` gives the same ids but costs a JVM start (~0.6 s)."""
-    while True:
-        raw = bytearray(random_bytes(16))
-        raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
-        raw[8] = (raw[8] & 0x3F) | 0x80  # IETF variant
-        text = base64.urlsafe_b64encode(bytes(raw)).rstrip(b"=").decode()
-        if bytes(raw) not in _RESERVED and not text.startswith("-"):
-            return text
-
-
-def cache_dir() -> Path:
-    """Where downloaded jars live between runs (`EVENTBRIDGE_CACHE_DIR`, else `.cache/`)."""
-    configured = os.environ.get("EVENTBRIDGE_CACHE_DIR")
-    return Path(configured) if configured else _HERE.parent / ".cache"
-
-
-def ensure_jars() -> Path:
-    """Resolve the broker's jars with Maven once; later calls reuse the cached directory.
-
-    Several runs may share the cache (CI, parallel worktrees): each resolves into its own
-    staging directory and renames it into place, so no run ever sees half a directory."""
-    libs = cache_dir() / f"kafka-{KAFKA_VERSION}" / "libs"
-    if (libs / ".complete").exists():
-        return libs
-    mvn = shutil.which("mvn")
-    if not mvn:
-        raise RuntimeError(
-            "Maven (mvn) is required to fetch Apache Kafka; or set KAFKA_BOOTSTRAP_SERVERS"
-        )
-    libs.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix="libs-", dir=libs.parent))
-    try:
-        subprocess.run(
-            [
-                mvn,
-                "-q",
-                "-B",
-                "-f",
-                str(POM),
-                "dependency:copy-dependencies",
-                f"-DoutputDirectory={staging}",
-                "-DincludeScope=runtime",
-            ],
-            check=True,
-        )
-        (staging / ".complete").write_text(KAFKA_VERSION)
-        if libs.exists() and not (libs / ".complete").exists():
-            shutil.rmtree(libs, ignore_errors=True)  # an interrupted run's half directory
-        with contextlib.suppress(OSError):  # another run renamed its copy first: use that
-            staging.rename(libs)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return libs
-
-
-class LocalKafka:
-    """One broker+controller process on two reserved loopback ports."""
+    grace_s = 20.0
 
     def __init__(
-        self, workdir: Path, *, heap: str = "768m", pick_port: Callable[[], int] = free_port
+        self,
+        workdir: Path,
+        *,
+        heap: str = "768m",
+        min_heap: str = "256m",
+        pick_port: Callable[[], int] = free_port,
+        node_id: int = 1,
+        overrides: Mapping[str, str] | None = None,
     ) -> None:
+        super().__init__()
         self.workdir = workdir
         self.heap = heap
+        self.min_heap = min_heap
+        self.node_id = node_id
+        self.overrides = dict(overrides or {})
+        self.voters: str | None = None  # controller.quorum.voters; None: this node alone
         self._pick_port = pick_port
         self.port = pick_port()
         self.controller_port = pick_port()
         self.cluster_id = ""
-        self._proc: subprocess.Popen[bytes] | None = None
 
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
-
     def _properties(self) -> Path:
         data = self.workdir / "data"
+        voters = self.voters or f"{self.node_id}@127.0.0.1:{self.controller_port}"
         props = {
             "process.roles": "broker,controller",
-            "node.id": "1",
-            "controller.quorum.voters": f"1@127.0.0.1:{self.controller_port}",
+            "node.id": str(self.node_id),
+            "controller.quorum.voters": voters,
             "listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
             "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
             "controller.listener.names": "CONTROLLER",
@@ -140,6 +92,7 @@ class LocalKafka:
             # Tests join and leave consumer groups often: no initial delay, short sessions allowed.
             "group.initial.rebalance.delay.ms": "0",
             "group.min.session.timeout.ms": "1000",
+            **self.overrides,
         }
         path = self.workdir / "server.properties"
         path.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
@@ -156,7 +109,7 @@ class LocalKafka:
         return [
             java,
             f"-Xmx{self.heap}",
-            "-Xms256m",
+            f"-Xms{self.min_heap}",
             f"-Dlog4j2.configurationFile={LOG4J}",
             "-Djava.awt.headless=true",
             "-cp",
@@ -183,22 +136,19 @@ class LocalKafka:
     def start(self, timeout_s: float = 120.0, *, cancel: threading.Event | None = None) -> float:
         """Format storage, start the broker, return seconds until it served (see
         `broker_serves`). A taken port moves the broker to a new pair of ports."""
+        self._not_running()
         jvm = self.jvm_command()
         began = time.monotonic()
-        for attempt in range(1, PORT_ATTEMPTS + 1):
-            try:
-                self._start_once(jvm, began + timeout_s, cancel)
-            except PortInUse:
-                if attempt == PORT_ATTEMPTS:
-                    raise
-                taken = (self.port, self.controller_port)
-                self.port, self.controller_port = self._pick_port(), self._pick_port()
-                for port in taken:
-                    release_port(port)
-                log.warning("Kafka port %s is taken; trying %s", taken, self.bootstrap)
-                continue
-            break
+        with_new_ports(lambda: self._start_once(jvm, began + timeout_s, cancel), self.move_ports)
         return time.monotonic() - began
+
+    def move_ports(self) -> None:
+        """New ports after a failed bind (before the first start: clients know the ports)."""
+        taken = (self.port, self.controller_port)
+        self.port, self.controller_port = self._pick_port(), self._pick_port()
+        for port in taken:
+            release_port(port)
+        log.warning("Kafka ports %s are taken; trying %s", taken, self.bootstrap)
 
     def _start_once(self, jvm: list[str], deadline: float, cancel: threading.Event | None) -> None:
         self.cluster_id = new_cluster_id()
@@ -214,10 +164,18 @@ class LocalKafka:
             grace_s=20.0,
         )
 
-    def stop(self) -> None:
-        if self._proc is not None:
-            stop(self._proc, grace_s=20.0)
-            self._proc = None
+    def launch(self, jvm: list[str]) -> Watched:
+        """Start the broker on its formatted (or kept) data and return at once: the nodes of
+        a cluster only serve once a quorum of them runs. The caller waits (see `Watched`)."""
+        self._not_running()
+        log_path = self.workdir / "kafka.log"
+        offset = log_size(log_path)
+        self._proc = spawn(
+            [*jvm, "kafka.Kafka", str(self.workdir / "server.properties")], log=log_path
+        )
+        return Watched(
+            f"Kafka node {self.node_id} on port {self.port}", self._proc, log_path, offset
+        )
 
     def close(self) -> None:
         """Stop for good and give both ports back."""

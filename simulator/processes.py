@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
+from dataclasses import dataclass
 from pathlib import Path
 
 from simulator.ports import free_port, port_open, release_port
@@ -20,10 +21,14 @@ from simulator.ports import free_port, port_open, release_port
 __all__ = [
     "Cancelled",
     "PortInUse",
+    "Watched",
     "die_with_us",
     "free_port",
+    "kill",
+    "log_says",
     "port_open",
     "release_port",
+    "run_to_end",
     "spawn",
     "start_serving",
     "stop",
@@ -134,13 +139,24 @@ def _exited(pid: int) -> bool:
         return True
 
 
-def stop(proc: subprocess.Popen[bytes], *, grace_s: float = 15.0) -> None:
-    """SIGTERM the process group, wait up to `grace_s`, then SIGKILL whatever is left of it."""
+def stop(
+    proc: subprocess.Popen[bytes],
+    *,
+    grace_s: float = 15.0,
+    refused: Callable[[], bool] | None = None,
+) -> None:
+    """SIGTERM the process group, wait up to `grace_s`, then SIGKILL whatever is left of it.
+    Each time `refused()` says the service turned the SIGTERM down (and keeps running), it
+    gets another one; a service that asks for nothing gets exactly one."""
     if proc.returncode is None and not _exited(proc.pid):
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
         deadline = time.monotonic() + grace_s
         while not _exited(proc.pid) and time.monotonic() < deadline:
+            if refused is not None and refused():
+                # The leader alone: its helpers (e.g. the very rewrite it waits for) go on.
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(proc.pid, signal.SIGTERM)
             time.sleep(0.05)  # polling a child's exit with a deadline
     if proc.returncode is None:
         # The leader has exited (or overstayed its grace): no member of its group may outlive
@@ -150,9 +166,32 @@ def stop(proc: subprocess.Popen[bytes], *, grace_s: float = 15.0) -> None:
         proc.wait(timeout=10)
 
 
+def kill(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the whole process group at once and reap the leader: a crash, no shutdown."""
+    if proc.returncode is None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
 def log_size(log: Path | None) -> int:
     """Where the next attempt's output starts in an appended-to log."""
     return log.stat().st_size if log is not None and log.exists() else 0
+
+
+def log_says(log: Path, pattern: re.Pattern[str]) -> Callable[[], bool]:
+    """A check that is true once for each new line of `log` (from now on) matching `pattern`."""
+    tail = _LogTail(log, log_size(log))
+
+    def check() -> bool:
+        tail.read()
+        found = pattern.search(tail.text)
+        if found is None:
+            return False
+        tail.text = tail.text[found.end() :]
+        return True
+
+    return check
 
 
 class _LogTail:
@@ -172,6 +211,17 @@ class _LogTail:
         return self.text
 
 
+@dataclass(frozen=True)
+class Watched:
+    """A child `wait_until` fails fast on: when it exits, or its log (from byte `log_from`)
+    says its port is taken."""
+
+    what: str
+    proc: subprocess.Popen[bytes]
+    log: Path | None = None
+    log_from: int = 0
+
+
 def wait_until(
     ready: Callable[[], bool],
     *,
@@ -181,27 +231,56 @@ def wait_until(
     log: Path | None = None,
     log_from: int = 0,
     cancel: threading.Event | None = None,
+    watch: Sequence[Watched] = (),
 ) -> float:
-    """Poll `ready` until true; return seconds waited. Fail fast if `proc` exits (RuntimeError)
-    or its log (from byte `log_from`) says its port is taken (`PortInUse`, even before it
-    exits: a JVM takes many seconds to shut down after a failed bind)."""
+    """Poll `ready` until true; return seconds waited. Fail fast if `proc` (or any child in
+    `watch`) exits (RuntimeError) or its log says its port is taken (`PortInUse`, even
+    before it exits: a JVM takes many seconds to shut down after a failed bind)."""
     start = time.monotonic()
     deadline = start + timeout_s
-    tail = _LogTail(log, log_from)
+    members = list(watch)
+    if proc is not None:
+        members.insert(0, Watched(what, proc, log, log_from))
+    tails = [(m, _LogTail(m.log, m.log_from)) for m in members]
     while time.monotonic() < deadline:
         if cancel is not None and cancel.is_set():
             raise Cancelled(f"gave up waiting for {what}")
-        exited = proc is not None and proc.poll() is not None
-        text = tail.read()
-        if _BIND_FAILED.search(text):
-            raise PortInUse(f"{what}: its port is taken:\n{text[-2000:]}")
-        if exited:
-            assert proc is not None
-            raise RuntimeError(f"{what} exited with code {proc.returncode}:\n{text[-2000:]}")
+        for member, tail in tails:
+            exited = member.proc.poll() is not None
+            text = tail.read()
+            if _BIND_FAILED.search(text):
+                raise PortInUse(f"{member.what}: its port is taken:\n{text[-2000:]}")
+            if exited:
+                code = member.proc.returncode
+                raise RuntimeError(f"{member.what} exited with code {code}:\n{text[-2000:]}")
         if ready():
             return time.monotonic() - start
         time.sleep(0.05)  # polling a child process; there is nothing to await
     raise TimeoutError(f"{what} not ready after {timeout_s:.0f}s")
+
+
+def run_to_end(
+    argv: Sequence[str], *, log: Path, timeout_s: float, cancel: threading.Event | None = None
+) -> None:
+    """Run a tool (e.g. `redis-cli --cluster create`) tied to us, output to `log`, until it
+    exits; a non-zero exit is a RuntimeError with the end of its log. On the deadline or
+    `cancel` it is stopped first, so no tool is left running."""
+    offset = log_size(log)
+    proc = spawn(argv, log=log)
+    deadline = time.monotonic() + timeout_s
+    try:
+        while proc.poll() is None:
+            if cancel is not None and cancel.is_set():
+                raise Cancelled(f"stopped while running {argv[0]}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{' '.join(argv[:3])} did not finish in {timeout_s:.0f}s")
+            time.sleep(0.05)  # polling a child's exit with a deadline
+    except BaseException:
+        stop(proc, grace_s=5)
+        raise
+    if proc.returncode != 0:
+        text = _LogTail(log, offset).read()
+        raise RuntimeError(f"{' '.join(argv[:3])} exited with code {proc.returncode}:\n{text}")
 
 
 def start_serving(

@@ -20,13 +20,17 @@ from typing import Any
 import orjson
 import redis
 
+from simulator.kafka_metadata import metadata
 from simulator.kafka_ready import READY_TOPIC
 from simulator.ports import bindable
 from simulator.processes import PortInUse, spawn, stop, wait_until
 from simulator.proctree import Proc, descendants, everyone, listening_ports
+from simulator.services import TOPOLOGIES
 from simulator.soak_suite import add_suite_command
 
 _SIGNALS = (signal.SIGTERM, signal.SIGINT)
+# When an early signal may come: within about how long each topology takes to start.
+_START_WINDOW_S = {"single": 4.5, "replica": 4.5, "cluster": 15.0}
 
 
 class CycleFailed(Exception):
@@ -51,49 +55,46 @@ class Cycle:
     ports: list[int] = field(default_factory=list)
 
 
-def _kafka_serves(bootstrap: str) -> bool:
+def _kafka_serves(bootstrap: str, *, brokers: int) -> bool:
     # Metadata only (the env's own readiness already wrote and committed): is it still there?
-    import asyncio  # noqa: PLC0415
-
-    from aiokafka.admin import AIOKafkaAdminClient  # noqa: PLC0415
-
-    async def probe() -> bool:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
-        try:
-            await admin.start()
-            return READY_TOPIC in await admin.list_topics()
-        finally:
-            await admin.close()
-
-    try:
-        return asyncio.run(asyncio.wait_for(probe(), 15))
-    except Exception:
-        return False
+    found = metadata(bootstrap, [READY_TOPIC], timeout_s=15)
+    return found is not None and len(found[0]) == brokers and bool(found[1])
 
 
-def _redis_serves(url: str, pids: set[int]) -> bool:
+def _redis_serves(url: str, pids: set[int], *, cluster: bool) -> bool:
     client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
     try:
-        return client.info().get("process_id") in pids
+        if client.info().get("process_id") not in pids:
+            return False
+        # A cluster node answers INFO even while the cluster is down: ask the cluster too.
+        return not cluster or client.execute_command("CLUSTER", "INFO").startswith(
+            b"cluster_state:ok"
+        )
     except (redis.RedisError, OSError):
         return False
     finally:
         client.close()
 
 
-def _spawn_env(workdir: Path) -> subprocess.Popen[bytes]:
+_NOT_OURS = ("KAFKA_BOOTSTRAP_SERVERS", "REDIS_URL", "EVENTBRIDGE__REDIS__CLUSTER")
+
+
+def _spawn_env(workdir: Path, topology: str) -> subprocess.Popen[bytes]:
     # What `python -m simulator env` starts by itself: never someone else's Kafka or Redis.
-    env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "REDIS_URL")}
+    env = {k: v for k, v in os.environ.items() if k not in _NOT_OURS}
     # Its temporary directories go here, so the check can see that none was left behind.
     (workdir / "tmp").mkdir()
     env["TMPDIR"] = str(workdir / "tmp")
     argv = [sys.executable, "-m", "simulator", "env", "--ready-file", str(workdir / "ready.json")]
+    argv += ["--topology", topology]
     return spawn(argv, log=workdir / "env.log", env=env)
 
 
-def _start(cycle: Cycle, workdir: Path, timeout_s: float) -> tuple[subprocess.Popen[bytes], Any]:
+def _start(
+    cycle: Cycle, workdir: Path, timeout_s: float, topology: str
+) -> tuple[subprocess.Popen[bytes], Any]:
     ready, log = workdir / "ready.json", workdir / "env.log"
-    proc = _spawn_env(workdir)
+    proc = _spawn_env(workdir, topology)
     began = time.monotonic()
     try:
         wait_until(ready.exists, timeout_s=timeout_s, what="simulator env", proc=proc, log=log)
@@ -118,11 +119,13 @@ def _check_serving(info: Any, tree: list[Proc]) -> None:
     if info["kafka_source"] != "local" or info["redis_source"] != "local":
         raise CycleFailed("not local", f"kafka={info['kafka_source']} redis={info['redis_source']}")
     pids = {p.pid for p in tree}
-    if info["kafka_pid"] not in pids or info["redis_pid"] not in pids:
+    expected = {"single": (1, 1), "replica": (1, 2), "cluster": (3, 6)}[info["topology"]]
+    kafka, redis_pids = set(info["kafka_pids"]), set(info["redis_pids"])
+    if (len(kafka), len(redis_pids)) != expected or not kafka | redis_pids <= pids:
         raise CycleFailed("children missing", f"tree={[(p.pid, p.name) for p in tree]}")
-    if not _redis_serves(info["redis_url"], pids):
+    if not _redis_serves(info["redis_url"], pids, cluster=info["redis_cluster"]):
         raise CycleFailed("not serving: redis")
-    if not _kafka_serves(info["kafka_bootstrap"]):
+    if not _kafka_serves(info["kafka_bootstrap"], brokers=expected[0]):
         raise CycleFailed("not serving: kafka")
 
 
@@ -189,6 +192,7 @@ def run_cycle(
     *,
     early: bool = False,
     sig: signal.Signals | None = None,
+    topology: str = "single",
 ) -> Cycle:
     """Start env, check it serves, stop it with SIGTERM or SIGINT, check nothing is left.
 
@@ -201,12 +205,12 @@ def run_cycle(
     began = time.monotonic()
     try:
         if early:
-            proc = _spawn_env(workdir)
-            cycle.start_s = random.uniform(0.3, 4.5)
+            proc = _spawn_env(workdir, topology)
+            cycle.start_s = random.uniform(0.3, _START_WINDOW_S[topology])
             time.sleep(cycle.start_s)  # the moment to interrupt: not a wait
             stop_and_check(cycle, proc, workdir, descendants(proc.pid), sig, early=True)
         else:
-            proc, info = _start(cycle, workdir, timeout_s)
+            proc, info = _start(cycle, workdir, timeout_s, topology)
             try:
                 tree = descendants(proc.pid)
                 _check_serving(info, tree)
@@ -262,7 +266,7 @@ def soak_env(args: argparse.Namespace) -> int:
     cycles: list[Cycle] = []
     for n in range(1, args.times + 1):
         early = args.stop_while_starting > 0 and n % args.stop_while_starting == 0
-        cycle = run_cycle(n, root, args.timeout, early=early)
+        cycle = run_cycle(n, root, args.timeout, early=early, topology=args.topology)
         cycles.append(cycle)
         print(_line(cycle, args.times), flush=True)
     print(summary(cycles, root), flush=True)
@@ -286,5 +290,11 @@ def add_soak_commands(sub: Any) -> None:
         help="every K-th cycle is signalled at a random moment of its startup instead",
     )
     env.add_argument("--json", type=Path, default=None, help="also write every cycle as JSON")
+    env.add_argument(
+        "--topology",
+        choices=TOPOLOGIES,
+        default="single",
+        help="what each cycle's `env --topology` starts",
+    )
     env.set_defaults(run=soak_env)
     add_suite_command(sub)

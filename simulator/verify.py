@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import GroupCoordinatorNotAvailableError
+from redis.asyncio.cluster import RedisCluster
 
 from simulator.genesis_model import SimRecord
 
@@ -23,9 +25,14 @@ class StreamEntry:
     data: bytes
 
 
-async def read_streams(redis_url: str, sse_prefix: str) -> dict[str, list[StreamEntry]]:
-    """Every user's stream under `sse_prefix`, oldest entry first."""
-    client = aioredis.Redis.from_url(redis_url)
+async def read_streams(
+    redis_url: str, sse_prefix: str, *, cluster: bool = False
+) -> dict[str, list[StreamEntry]]:
+    """Every user's stream under `sse_prefix`, oldest entry first (on a Cluster: scanned on
+    every master)."""
+    client: Any = (
+        RedisCluster.from_url(redis_url) if cluster else aioredis.Redis.from_url(redis_url)
+    )
     out: dict[str, list[StreamEntry]] = {}
     head = f"{sse_prefix}{{"
     try:

@@ -47,6 +47,7 @@ class BridgeRun:
             },
             "redis": {
                 "url": services.redis_url,
+                "cluster": services.redis_cluster,
                 "sse_prefix": self.prefix,
                 "session_prefix": f"t{unique}:session:",
             },
@@ -122,7 +123,9 @@ class BridgeRun:
             monkeypatch.setenv(key, value)
 
     async def verification(self, records: list[SimRecord]) -> Verification:
-        streams = await read_streams(self.services.redis_url, self.prefix)
+        streams = await read_streams(
+            self.services.redis_url, self.prefix, cluster=self.services.redis_cluster
+        )
         dlq = await read_topic(self.services.kafka_bootstrap, self.dlq_topic)
         return verify(records, streams, dlq)
 

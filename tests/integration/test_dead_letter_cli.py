@@ -99,7 +99,9 @@ def test_an_agent_event_dead_lettered_for_want_of_an_owner_is_delivered_once_rep
     assert len(replayed) == 2
     assert all(h["dlq.replayed_from"].startswith(run.dlq_topic.encode()) for h in replayed)
     assert all("dlq.reason" not in h and h["origin"] == b"test" for h in replayed)
-    streams = asyncio.run(read_streams(real_services.redis_url, run.prefix))
+    streams = asyncio.run(
+        read_streams(real_services.redis_url, run.prefix, cluster=real_services.redis_cluster)
+    )
     delivered = [e.event_id for e in streams.get("42", [])]
     # The command, then the agent event that waited for its session's owner; the other
     # session still has no owner, so its event is dead-lettered again.

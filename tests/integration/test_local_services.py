@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from redis.asyncio.cluster import RedisCluster
 
 from simulator.services import Services
 from simulator.topics import create_topics
@@ -46,7 +48,9 @@ def test_kafka_round_trips_a_record_through_a_consumer_group(
 
 def test_redis_writes_and_reads_a_stream(real_services: Services, unique: str) -> None:
     async def scenario() -> list[tuple[bytes, dict[bytes, bytes]]]:
-        client = aioredis.Redis.from_url(real_services.redis_url)
+        url = real_services.redis_url
+        cluster = real_services.redis_cluster
+        client: Any = RedisCluster.from_url(url) if cluster else aioredis.Redis.from_url(url)
         try:
             entry_id = await client.xadd(f"smoke:{unique}", {"d": "1"})
             entries = await client.xrange(f"smoke:{unique}")
@@ -62,6 +66,9 @@ def test_redis_writes_and_reads_a_stream(real_services: Services, unique: str) -
 def test_services_report_where_they_came_from(real_services: Services) -> None:
     assert real_services.kafka_source in {"env", "docker", "local"}
     assert real_services.redis_source in {"env", "docker", "local"}
+    assert real_services.topology in {"single", "replica", "cluster"}
+    if real_services.redis_source == "local":
+        assert real_services.redis_cluster == (real_services.topology == "cluster")
     if real_services.kafka_source == "local":
         assert real_services.kafka_version is not None
         assert real_services.kafka_version.startswith("4.")

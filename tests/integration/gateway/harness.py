@@ -35,6 +35,7 @@ class GatewayHarness:
         values: dict[str, dict[str, Any]] = {
             "redis": {
                 "url": services.redis_url,
+                "cluster": services.redis_cluster,
                 "sse_prefix": f"t{unique}:user:",
                 "session_prefix": f"t{unique}:session:",
                 "ticket_prefix": f"t{unique}:ticket:",
