@@ -10,9 +10,10 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from adapters.gateway import sse
-from adapters.gateway.streams import ZERO, Entry, Start, parse_id
+from adapters.gateway.streams import Entry, Start
 from adapters.gateway.telemetry import event_age
 from application.ports import StoreUnavailable
+from domain.gateway.stream_ids import ZERO, parse_id
 
 if TYPE_CHECKING:
     from adapters.gateway.gateway import Gateway

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,6 +10,8 @@ from redis import exceptions as rx
 
 from adapters.redis.client import store_errors
 from adapters.redis.keys import RedisKeys
+from domain.gateway.stream_ids import U64_MAX, ZERO, parse_id
+from domain.gateway.stream_ids import window_score as _score
 
 # KEYS: stream. Returns the id of its newest entry (not the entry), or nil.
 LAST_ID = """
@@ -18,11 +19,6 @@ local newest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 if newest[1] then return newest[1][1] end
 return false
 """
-# ASCII digits only (`\d` also matches other scripts' digits, which Redis rejects), matched
-# with fullmatch (`$` would accept a trailing newline); each part must fit Redis's 64 bits.
-_STREAM_ID = re.compile(r"([0-9]{1,20})-([0-9]{1,20})", re.ASCII)
-_U64_MAX = 2**64 - 1
-ZERO = "0-0"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,24 +41,9 @@ class Start:
     oldest: str | None = None
 
 
-def parse_id(value: str | bytes) -> tuple[int, int] | None:
-    """A stream entry id `<ms>-<seq>` as Redis accepts it, or None for anything else."""
-    text = value.decode("ascii", "replace") if isinstance(value, bytes) else value
-    match = _STREAM_ID.fullmatch(text)
-    if match is None:
-        return None
-    ms, seq = int(match[1]), int(match[2])
-    return (ms, seq) if ms <= _U64_MAX and seq <= _U64_MAX else None
-
-
 def _after(sid: tuple[int, int]) -> str | None:
     """XRANGE's exclusive start after `sid`; None after the largest id (nothing can follow)."""
-    return None if sid == (_U64_MAX, _U64_MAX) else f"({sid[0]}-{sid[1]}"
-
-
-def _score(sid: tuple[int, int]) -> int:
-    # The `ids` sorted set's score of an entry id (docs/redis-contract.md).
-    return sid[0] * 1000 + min(sid[1], 999)
+    return None if sid == (U64_MAX, U64_MAX) else f"({sid[0]}-{sid[1]}"
 
 
 def _entries(raw: list[Any]) -> list[Entry]:
