@@ -16,19 +16,34 @@ from domain.gateway.leases import LeasePolicy
 class FakeNotifications:
     """A subscription in memory: `publish(user)` wakes that user's connections while it is
     subscribed (like pub/sub, a notification sent meanwhile is lost); `disconnect()` drops it,
-    and it subscribes again at once."""
+    and it subscribes again at once, unless `available` is False: then it waits for that."""
 
     def __init__(self) -> None:
         self._queue: asyncio.Queue[str | None] | None = None
         self._subscribed = False
+        self._up = asyncio.Event()
+        self._up.set()
         self.subscriptions = 0
 
     @property
     def subscribed(self) -> bool:
         return self._subscribed
 
+    @property
+    def available(self) -> bool:
+        return self._up.is_set()
+
+    @available.setter
+    def available(self, up: bool) -> None:
+        if up:
+            self._up.set()
+        else:
+            self._up.clear()
+            self.disconnect()
+
     async def run(self, *, wake: Callable[[str], None], subscribed: Callable[[], None]) -> None:
         while True:
+            await self._up.wait()  # Redis is down: keep trying, never raise
             self._queue = asyncio.Queue()
             self._subscribed = True
             self.subscriptions += 1
