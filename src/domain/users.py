@@ -23,6 +23,7 @@ class Routed(Protocol):
     @property
     def session_id(self) -> str: ...
 
+
 _MAX_INT_USER = 10**128  # beyond the user-id length anyway; also keeps str(int) cheap
 
 

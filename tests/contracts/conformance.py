@@ -12,7 +12,7 @@ from adapters.redis.notifications import RedisNotifications
 from adapters.redis.stream_reader import RedisStreamReader
 from adapters.redis.tickets import RedisTickets
 from adapters.telemetry.gateway import OtelGatewayTelemetry
-from application.fakes import FakeClock
+from application.fake_clock import FakeClock
 from application.gateway.fake_streams import FakeStreamReader
 from application.gateway.fakes import (
     FakeGatewayTelemetry,

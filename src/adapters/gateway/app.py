@@ -17,7 +17,8 @@ from adapters.gateway.demo import demo_routes
 from adapters.gateway.response import SseResponse
 from adapters.gateway.settings import AuthSettings, GatewaySettings
 from application.gateway.ports import AuthError, GatewayTelemetry, LeaseRefused
-from application.gateway.service import GatewayService, Readiness
+from application.gateway.readiness import Readiness
+from application.gateway.service import GatewayService
 from application.ports import StoreUnavailable
 from domain.gateway.credentials import Principal
 

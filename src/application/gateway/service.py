@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from dataclasses import dataclass
 
 from application.gateway import start as starts
 from application.gateway.connection import Connection, ConnectionDeps
@@ -19,6 +18,7 @@ from application.gateway.ports import (
     StreamReader,
     Tickets,
 )
+from application.gateway.readiness import Readiness
 from application.gateway.supervisor import Supervisor, TaskFailed
 from application.gateway.tickets import TicketDesk
 from application.ports import Clock, StoreUnavailable
@@ -27,23 +27,6 @@ from domain.gateway.leases import LeasePolicy
 from domain.gateway.restarts import RestartPolicy
 
 log = logging.getLogger("eventbridge.gateway")
-
-
-@dataclass(frozen=True, slots=True)
-class Readiness:
-    """What `/readyz` reports: ready only when Redis answers, the subscription is confirmed,
-    every background loop runs and the gateway is not draining."""
-
-    redis: bool
-    subscribed: bool
-    tasks: dict[str, bool]
-    draining: bool
-    connections: int
-
-    @property
-    def ready(self) -> bool:
-        tasks_up = bool(self.tasks) and all(self.tasks.values())
-        return self.redis and self.subscribed and tasks_up and not self.draining
 
 
 class GatewayService:
