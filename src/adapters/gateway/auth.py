@@ -9,7 +9,8 @@ import jwt
 from adapters.gateway.settings import AuthSettings
 from application.gateway.ports import AuthError
 from application.ports import Clock
-from domain.gateway.credentials import Principal, expired, expiry_of, valid_user_id
+from domain.checks import is_user_id
+from domain.gateway.credentials import Principal, expired, expiry_of
 
 
 class AuthConfigError(ValueError):
@@ -62,7 +63,8 @@ class JwtAuthenticator:
         user = claims.get(s.user_claim)
         if isinstance(user, int) and not isinstance(user, bool):
             user = str(user)
-        if not isinstance(user, str) or not valid_user_id(user):
+        # The bridge's rule: a user id goes inside a Redis Cluster hash tag (no braces).
+        if not isinstance(user, str) or not is_user_id(user):
             raise AuthError("invalid_user", f"the {s.user_claim!r} claim is not a valid user id")
         expires_at = expiry_of(claims["exp"])  # PyJWT checked it is a number, not that it fits
         if expires_at is None:
