@@ -25,6 +25,9 @@ from domain.gateway.entries import Entry
 from domain.gateway.leases import LeasePolicy
 from domain.gateway.restarts import RestartPolicy
 
+# A fresh connection: no last id, no history, no session filter.
+FRESH: dict[str, Any] = {"last_event_id": None, "history": 0, "session": None}
+
 
 @dataclass
 class Client:

@@ -11,11 +11,9 @@ import asyncio
 import pytest
 
 from application.gateway.ports import AuthError
-from tests.gateway_over_fakes import Client, FakeGateway, Served, settle
+from tests.gateway_over_fakes import FRESH, Client, FakeGateway, Served, settle
 
 pytestmark = [pytest.mark.unit, pytest.mark.timeout(30)]
-
-FRESH: dict[str, object] = {"last_event_id": None, "history": 0, "session": None}
 
 
 def test_a_bearer_stream_closes_at_token_expiry_and_says_where_to_resume() -> None:

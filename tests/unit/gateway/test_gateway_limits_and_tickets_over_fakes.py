@@ -8,11 +8,9 @@ import pytest
 
 from application.gateway.ports import AuthError, LeaseRefused
 from application.ports import StoreUnavailable
-from tests.gateway_over_fakes import FakeGateway, Served, settle
+from tests.gateway_over_fakes import FRESH, FakeGateway, Served, settle
 
 pytestmark = [pytest.mark.unit, pytest.mark.timeout(30)]
-
-FRESH: dict[str, object] = {"last_event_id": None, "history": 0, "session": None}
 
 
 def test_the_limit_refuses_with_a_retry_after_and_closing_a_stream_gives_its_lease_back() -> None:

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from application.gateway.outbox import Heartbeat
-from tests.gateway_over_fakes import FakeGateway, Served, settle
+from tests.gateway_over_fakes import FRESH, FakeGateway, Served, settle
 
 pytestmark = [pytest.mark.unit, pytest.mark.timeout(30)]
 
@@ -29,9 +29,6 @@ def test_a_stream_sends_retry_first_then_each_new_entry_live() -> None:
         assert gw.telemetry.closed == {"client": 1}
 
     asyncio.run(scenario())
-
-
-FRESH: dict[str, object] = {"last_event_id": None, "history": 0, "session": None}
 
 
 def test_history_sends_the_last_n_events_and_the_session_filter_keeps_one_session() -> None:
