@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
 
+# FakeClock and the gateway's fakes (beside their ports, in application.gateway) have modules
+# of their own; re-exported here so every fake can be imported from one module.
+from application.fake_clock import FakeClock
+from application.gateway.fake_streams import FakeStreamReader  # noqa: F401
+from application.gateway.fakes import (  # noqa: F401
+    FakeGatewayTelemetry,
+    FakeLeases,
+    FakeNotifications,
+    FakeTickets,
+)
 from application.ports import (
     DeadLetter,
     DeadLetterUnavailable,
@@ -15,27 +24,6 @@ from application.ports import (
     StoreUnavailable,
 )
 from domain.model import Partition, Record, SseMessage
-
-
-class FakeClock:
-    """A clock that moves only when told to (or when something sleeps on it)."""
-
-    def __init__(self, start: datetime | None = None) -> None:
-        self._mono = 1000.0
-        self._wall = start or datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
-
-    def monotonic(self) -> float:
-        return self._mono
-
-    def wall(self) -> datetime:
-        return self._wall
-
-    def advance(self, seconds: float) -> None:
-        self._mono += seconds
-        self._wall += timedelta(seconds=seconds)
-
-    async def sleep(self, seconds: float) -> None:
-        self.advance(max(0.0, seconds))
 
 
 class FakeEventSource:

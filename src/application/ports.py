@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -46,6 +47,15 @@ class Clock(Protocol):
 
     async def sleep(self, seconds: float) -> None:
         """Wait `seconds` on this clock (a fake clock just advances)."""
+        ...
+
+    def unix(self) -> float:
+        """The current wall time in unix seconds (token expiry, leases shared by every gateway)."""
+        ...
+
+    def deadline(self, at: float) -> AbstractAsyncContextManager[object]:
+        """A scope that is cancelled, raising TimeoutError on exit, once `monotonic()` reaches
+        `at` (at once if it has); like `asyncio.timeout_at`, on this clock."""
         ...
 
 

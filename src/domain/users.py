@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from domain.checks import is_user_id
 from domain.reasons import Reason, Rejection, shown, type_name
 
-if TYPE_CHECKING:
-    from domain.fields import RawEvent
-
 SessionOwner = Callable[[str], str | None]
+
+
+class Routed(Protocol):
+    """What routing reads of an event (`domain.fields.RawEvent`, which imports this module)."""
+
+    @property
+    def user_value(self) -> object: ...
+
+    @property
+    def user_field(self) -> str: ...
+
+    @property
+    def session_id(self) -> str: ...
+
 
 _MAX_INT_USER = 10**128  # beyond the user-id length anyway; also keeps str(int) cheap
 
@@ -35,7 +46,7 @@ def user_candidate(obj: Mapping[str, Any], meta: object, inner: object) -> tuple
     return None, ""
 
 
-def resolve_user(raw: RawEvent, session_owner: SessionOwner) -> tuple[str, bool] | Rejection:
+def resolve_user(raw: Routed, session_owner: SessionOwner) -> tuple[str, bool] | Rejection:
     """The event's own user id if it has one (an int as its decimal string), else its session's
     owner; the flag says the id came from the owner index."""
     value = raw.user_value

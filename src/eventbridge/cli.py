@@ -67,7 +67,7 @@ def install_stop_signals(stop: asyncio.Event) -> None:
 
 async def _serve(command: str, settings: EventBridgeSettings) -> int:
     # Imported here so `check` and `health` never load client libraries.
-    from adapters.gateway.supervisor import TaskFailed  # noqa: PLC0415
+    from application.gateway.supervisor import TaskFailed  # noqa: PLC0415
     from eventbridge.gateway_runtime import run_all, run_gateway  # noqa: PLC0415
     from eventbridge.runtime import run_bridge  # noqa: PLC0415
 

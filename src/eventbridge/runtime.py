@@ -1,4 +1,4 @@
-"""Process runtimes: build the container, run the services until stopped, close everything once."""
+"""The bridge runtime: build the container, run the bridge until stopped, close its clients once."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from typing import Any
 from application.bridge import BridgeService
 from application.ports import StreamStore
 from eventbridge.bridge_http import build_app, serving
-from eventbridge.container import Container
+from eventbridge.container import Application
 from eventbridge.gc_tuning import gc_tuned
 from eventbridge.health import readiness
 from eventbridge.settings import EventBridgeSettings
+from eventbridge.wiring.bridge import BridgeResource
 
 log = logging.getLogger("eventbridge")
 
@@ -41,27 +42,29 @@ async def resolved(value: Any) -> Any:
 
 
 async def run_bridge(
-    settings: EventBridgeSettings, stop: asyncio.Event, *, container: Container | None = None
+    settings: EventBridgeSettings, stop: asyncio.Event, *, container: Application | None = None
 ) -> None:
     """Run the bridge until `stop` is set; then stop fetching, drain, commit and close.
 
     The HTTP port (/metrics, /livez, /readyz) comes up first, so a slow Kafka join is visible
-    as "starting" rather than as a dead process.
+    as "starting" rather than as a dead process. A `container` given by the caller (`run`)
+    is shared: only the bridge's own clients are closed here, the rest by the caller.
     """
-    container = container or Container(settings=settings)
+    owned = container is None
+    app_container = container or Application(settings=settings, process="bridge")
     running = _Running(settings)
     try:
-        telemetry = await resolved(container.telemetry_providers())
+        telemetry = await resolved(app_container.core.telemetry_providers())
         app = build_app(
             registry=telemetry.registry,
             readiness=running.readiness,
             metrics_enabled=settings.metrics.prometheus_enabled,
         )
         async with serving(app, settings.bridge.http_host, settings.bridge.http_port):
-            await resolved(container.init_resources())
-            bridge: BridgeService = await resolved(container.bridge())
-            (await resolved(container.telemetry())).watch(bridge.health)
-            running.store = await resolved(container.stream_store())
+            await resolved(app_container.init_resources(resource_type=BridgeResource))
+            bridge: BridgeService = await resolved(app_container.bridge.service())
+            (await resolved(app_container.bridge.telemetry())).watch(bridge.health)
+            running.store = await resolved(app_container.bridge.stream_store())
             running.bridge = bridge
             log.info(
                 "bridge started",
@@ -70,5 +73,7 @@ async def run_bridge(
             with gc_tuned():
                 await bridge.run(stop)
     finally:
-        await resolved(container.shutdown_resources())
+        await resolved(app_container.shutdown_resources(resource_type=BridgeResource))
+        if owned:
+            await resolved(app_container.shutdown_resources())
         log.info("bridge stopped")

@@ -11,7 +11,7 @@ from aiokafka import AIOKafkaProducer
 from adapters.kafka.settings import KafkaSettings
 from adapters.kafka.source import AiokafkaEventSource
 from domain.model import Partition, Record
-from eventbridge.container import kafka_source
+from eventbridge.wiring.bridge import kafka_source
 from simulator.services import Services
 from simulator.topics import create_topics_async
 

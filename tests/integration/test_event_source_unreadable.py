@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from aiokafka import AIOKafkaProducer
 
-from eventbridge.container import kafka_source
+from eventbridge.wiring.bridge import kafka_source
 from simulator.raw_produce import produce_raw_headers
 from simulator.services import Services
 from simulator.topics import create_topics_async

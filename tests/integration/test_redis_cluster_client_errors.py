@@ -10,14 +10,16 @@ from typing import Any
 import orjson
 import pytest
 
-from adapters.gateway.auth import Principal, RedisTickets
-from adapters.gateway.limits import ConnectionLeases
-from adapters.gateway.streams import UserStreams
 from adapters.redis.client import open_client
 from adapters.redis.keys import RedisKeys
+from adapters.redis.leases import RedisLeases
 from adapters.redis.settings import RedisSettings
 from adapters.redis.store import RedisStreamStore
+from adapters.redis.stream_reader import RedisStreamReader
+from adapters.redis.tickets import RedisTickets
 from application.ports import StoreUnavailable
+from domain.gateway.credentials import Principal
+from domain.gateway.leases import LeasePolicy
 from domain.model import SseMessage
 from simulator.processes import free_port
 from simulator.services import Services
@@ -32,15 +34,15 @@ def _message() -> SseMessage:
 
 def _calls(client: Any, settings: RedisSettings) -> dict[str, Callable[[], Awaitable[object]]]:
     store = RedisStreamStore(client=client, settings=settings)
-    streams = UserStreams(client=client, keys=KEYS, page=10)
-    leases = ConnectionLeases(client=client, keys=KEYS, limit=2, lease_s=30)
-    tickets = RedisTickets(client=client, keys=KEYS, ttl_s=30)
+    streams = RedisStreamReader(client=client, keys=KEYS)
+    leases = RedisLeases(client=client, keys=KEYS, policy=LeasePolicy(limit=2, lease_s=30))
+    tickets = RedisTickets(client=client, keys=KEYS)
     return {
         "bridge publish": lambda: store.publish([_message()]),
         "bridge ping": store.ping,
         "gateway read": lambda: streams.read_after("u1", "0-0", 10),
-        "gateway lease": lambda: leases.acquire("u1", "c1"),
-        "gateway ticket": lambda: tickets.issue(Principal("u1", 4_000_000_000.0)),
+        "gateway lease": lambda: leases.acquire("u1", "c1", now=1_800_000_000.0),
+        "gateway ticket": lambda: tickets.issue(Principal("u1", 4_000_000_000.0), 30),
     }
 
 

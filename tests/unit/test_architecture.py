@@ -1,4 +1,5 @@
-"""The layering holds: domain and application never import an outer library (import-linter)."""
+"""The layering holds (import-linter): domain and application never import an outer library,
+and no package has an import circle among its modules."""
 
 from __future__ import annotations
 
@@ -39,7 +40,17 @@ def test_the_real_tree_keeps_every_contract(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize(("layer", "library"), [("domain", "redis"), ("application", "aiokafka")])
+@pytest.mark.parametrize(
+    ("layer", "library"),
+    [
+        ("domain", "redis"),
+        ("application", "aiokafka"),
+        ("domain/gateway", "starlette"),
+        ("domain/gateway", "redis"),
+        ("application/gateway", "redis"),
+        ("application/gateway", "starlette"),
+    ],
+)
 def test_an_outer_library_imported_by_an_inner_layer_breaks_the_contract(
     tmp_path: Path, layer: str, library: str
 ) -> None:
@@ -47,4 +58,23 @@ def test_an_outer_library_imported_by_an_inner_layer_breaks_the_contract(
     (tree / "src" / layer / "sneaky.py").write_text(f"import {library}\n")
     result = lint(tree)
     assert result.returncode != 0
-    assert f"{layer}.sneaky -> {library}" in result.stdout
+    assert f"{layer.replace('/', '.')}.sneaky -> {library}" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("module", "back"),
+    [
+        # The circle issue 11 removed: the HTTP response reaching back into the routes.
+        ("adapters/gateway/response.py", "adapters.gateway.app"),
+        ("domain/gateway/stream_ids.py", "domain.gateway.resume"),
+        ("application/gateway/connection.py", "application.gateway.service"),
+    ],
+)
+def test_an_import_circle_breaks_the_contract(tmp_path: Path, module: str, back: str) -> None:
+    tree = copy_of_project(tmp_path)
+    path = tree / "src" / module
+    path.write_text(path.read_text(encoding="utf-8") + f"\nimport {back}  # noqa\n")
+    result = lint(tree)
+    assert result.returncode != 0
+    assert "No import circle" in result.stdout
+    assert "BROKEN" in result.stdout

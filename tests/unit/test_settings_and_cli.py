@@ -15,8 +15,8 @@ import pytest
 from domain.breaker import BreakerPolicy
 from eventbridge.check import check_lines
 from eventbridge.cli import main
-from eventbridge.container import breaker_policy
 from eventbridge.settings import CONFIG_ENV, EventBridgeSettings, SettingsError, load_settings
+from eventbridge.wiring.bridge import breaker_policy
 
 pytestmark = [pytest.mark.unit, pytest.mark.timeout(60)]
 

@@ -11,12 +11,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from adapters.gateway.auth import AuthError, Principal
+from adapters.gateway.auth import JwtAuthenticator
 from adapters.gateway.client_js import client_routes, client_script
 from adapters.gateway.demo import demo_routes
-from adapters.gateway.gateway import Gateway
-from adapters.gateway.limits import LeaseRefused
+from adapters.gateway.response import SseResponse
+from adapters.gateway.settings import AuthSettings, GatewaySettings
+from application.gateway.ports import AuthError, GatewayTelemetry, LeaseRefused
+from application.gateway.readiness import Readiness
+from application.gateway.service import GatewayService
 from application.ports import StoreUnavailable
+from domain.gateway.credentials import Principal
 
 _NO_STORE = {"cache-control": "no-store"}
 _HISTORY = re.compile(r"[0-9]{1,9}", re.ASCII)
@@ -52,25 +56,11 @@ def _too_many(exc: LeaseRefused) -> JSONResponse:
     )
 
 
-def _bearer(request: Request, gateway: Gateway) -> Principal:
-    """The principal of the Authorization header, else of the configured cookie."""
-    header = request.headers.get("authorization")
-    if header is not None:
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise AuthError("invalid_token", "use 'Authorization: Bearer <token>'")
-        return gateway.auth.verify(token.strip())
-    cookie = gateway.auth_settings.cookie_name
-    if cookie is not None and request.cookies.get(cookie):
-        return gateway.auth.verify(request.cookies[cookie])
-    raise AuthError("missing_token", "a bearer token, a ticket or a session cookie is required")
-
-
-def _history(request: Request, gateway: Gateway) -> int:
+def _history(request: Request, history_max: int) -> int:
     raw = request.query_params.get("history", "0")
     if not _HISTORY.fullmatch(raw):
         raise BadRequest("history", "history must be a non-negative integer")
-    return min(int(raw), gateway.settings.history_max)
+    return min(int(raw), history_max)
 
 
 def _session(request: Request) -> str | None:
@@ -80,6 +70,30 @@ def _session(request: Request) -> str | None:
             "session_id", f"session_id must be at most {_SESSION_MAX} printable characters"
         )
     return raw
+
+
+def _bearer(request: Request, authenticator: JwtAuthenticator, cookie: str | None) -> Principal:
+    """The principal of the Authorization header, else of the configured cookie."""
+    header = request.headers.get("authorization")
+    if header is not None:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise AuthError("invalid_token", "use 'Authorization: Bearer <token>'")
+        return authenticator.verify(token.strip())
+    if cookie is not None and request.cookies.get(cookie):
+        return authenticator.verify(request.cookies[cookie])
+    raise AuthError("missing_token", "a bearer token, a ticket or a session cookie is required")
+
+
+def _readiness_body(r: Readiness) -> dict[str, Any]:
+    return {
+        "status": "ready" if r.ready else "unavailable",
+        "redis": "up" if r.redis else "down",
+        "subscription": "up" if r.subscribed else "down",
+        "tasks": {name: "up" if up else "down" for name, up in r.tasks.items()},
+        "draining": r.draining,
+        "connections": r.connections,
+    }
 
 
 async def _store_unavailable(_: Request, exc: Exception) -> Response:
@@ -93,28 +107,38 @@ async def _internal_error(_: Request, exc: Exception) -> Response:
     return _error(500, "internal", "internal_error", "an internal error occurred")
 
 
-def build_app(gateway: Gateway, extra_routes: Sequence[Any] = ()) -> Starlette:
-    """The ASGI app; the gateway's lifecycle (run, drain) is owned by the caller."""
-    telemetry = gateway.telemetry
+def build_app(
+    service: GatewayService,
+    *,
+    authenticator: JwtAuthenticator,
+    telemetry: GatewayTelemetry,
+    settings: GatewaySettings,
+    auth: AuthSettings,
+    extra_routes: Sequence[Any] = (),
+) -> Starlette:
+    """The ASGI app; the service's lifecycle (run, drain) is owned by the caller."""
+
+    def bearer(request: Request) -> Principal:
+        return _bearer(request, authenticator, auth.cookie_name)
 
     async def events(request: Request) -> Response:
-        if gateway.draining:
+        if service.draining:
             telemetry.rejected("draining")
             return _unavailable("draining", "this gateway is shutting down; reconnect")
         # Everything is checked before a ticket is redeemed: a refused request keeps it.
         ticket = request.query_params.get("ticket")
         try:
-            history = _history(request, gateway)
+            history = _history(request, settings.history_max)
             session = _session(request)
             if ticket is not None:
-                principal = await gateway.tickets.peek(ticket)
+                principal = await service.tickets.peek(ticket)
             else:
-                principal = _bearer(request, gateway)
+                principal = bearer(request)
             # The header wins: EventSource sends it on its own reconnects, with the old URL.
             last_id = request.headers.get("last-event-id") or request.query_params.get(
                 "last_event_id"
             )
-            return await gateway.open(
+            conn = await service.open(
                 principal, last_event_id=last_id, history=history, session=session, ticket=ticket
             )
         except AuthError as exc:
@@ -129,14 +153,11 @@ def build_app(gateway: Gateway, extra_routes: Sequence[Any] = ()) -> Starlette:
         except StoreUnavailable:
             telemetry.rejected("store_unavailable")
             return _unavailable("store_unavailable", "Redis is unavailable; retry")
+        return SseResponse(conn)
 
     async def tickets(request: Request) -> Response:
         try:
-            principal = _bearer(request, gateway)
-            # Advisory: a browser's EventSource cannot read a refused connection's status, so
-            # a user at the limit hears it here; the lease taken at connect still decides.
-            await gateway.leases.check(principal.user_id)
-            ticket, ttl = await gateway.tickets.issue(principal)
+            ticket, ttl = await service.tickets.issue(bearer(request))
         except AuthError as exc:
             telemetry.rejected(exc.code)
             return _unauthorized(exc)
@@ -149,12 +170,16 @@ def build_app(gateway: Gateway, extra_routes: Sequence[Any] = ()) -> Starlette:
         return JSONResponse({"ticket": ticket, "expires_in": ttl}, headers=_NO_STORE)
 
     async def livez(_: Request) -> Response:
-        ok, body = gateway.liveness()
-        return JSONResponse(body, status_code=200 if ok else 503, headers=_NO_STORE)
+        failed = service.liveness()
+        if failed is None:
+            return JSONResponse({"status": "alive"}, headers=_NO_STORE)
+        body = {"status": "failed", "task": failed.task, "error": str(failed)}
+        return JSONResponse(body, status_code=503, headers=_NO_STORE)
 
     async def readyz(_: Request) -> Response:
-        ok, body = await gateway.readiness()
-        return JSONResponse(body, status_code=200 if ok else 503, headers=_NO_STORE)
+        readiness = await service.readiness()
+        status = 200 if readiness.ready else 503
+        return JSONResponse(_readiness_body(readiness), status_code=status, headers=_NO_STORE)
 
     routes: list[Any] = [
         Route("/v1/events", events, methods=["GET"]),
@@ -163,8 +188,8 @@ def build_app(gateway: Gateway, extra_routes: Sequence[Any] = ()) -> Starlette:
         Route("/readyz", readyz, methods=["GET"]),
         *client_routes(client_script()),
     ]
-    if gateway.settings.demo_enabled:
-        routes += demo_routes(gateway)
+    if settings.demo_enabled:
+        routes += demo_routes(authenticator, settings, auth)
     routes += extra_routes
     return Starlette(
         routes=routes,

@@ -8,19 +8,21 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from adapters.gateway.auth import AuthConfigError
+from adapters.gateway.auth import AuthConfigError, JwtAuthenticator
 from adapters.gateway.client_js import client_script
-from adapters.gateway.gateway import Gateway
+from adapters.gateway.settings import AuthSettings, GatewaySettings
 
 
 def demo_page() -> str:
     return (files("adapters.gateway") / "static" / "demo.html").read_text(encoding="utf-8")
 
 
-def demo_routes(gateway: Gateway) -> list[Route]:
+def demo_routes(
+    authenticator: JwtAuthenticator, settings: GatewaySettings, auth: AuthSettings
+) -> list[Route]:
     """`GET /demo` and `POST /demo/token`; refuses to start unless auth uses an HS* secret."""
-    s = gateway.settings
-    if not gateway.auth_settings.algorithm.startswith("HS"):
+    s = settings
+    if not auth.algorithm.startswith("HS"):
         raise AuthConfigError("gateway.demo_enabled needs an HS* auth.secret to mint demo tokens")
     page = (
         demo_page()
@@ -33,7 +35,7 @@ def demo_routes(gateway: Gateway) -> list[Route]:
 
     async def token(_: Request) -> Response:
         # Same-origin only by construction (POST with no CORS headers); dev use only.
-        jwt = gateway.auth.mint(s.demo_user, s.demo_token_ttl_s)
+        jwt = authenticator.mint(s.demo_user, s.demo_token_ttl_s)
         return JSONResponse(
             {"token": jwt, "expires_in": s.demo_token_ttl_s, "user_id": s.demo_user},
             headers={"cache-control": "no-store"},

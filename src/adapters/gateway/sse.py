@@ -1,8 +1,11 @@
-"""The Server-Sent Events wire format (SPEC §6): one function per kind of frame."""
+"""The Server-Sent Events wire format (SPEC §6): each kind of frame, rendered to bytes."""
 
 from __future__ import annotations
 
 import orjson
+
+from application.gateway.outbox import Closing, Frame, Heartbeat, Reset, Retry
+from domain.gateway.entries import Entry
 
 HEARTBEAT = b": hb\n\n"
 
@@ -35,3 +38,20 @@ def closing(reason: str, cursor: str | None) -> bytes:
     resumes from there; a connection with no position sends no `id`."""
     head = b"id: " + cursor.encode() + b"\n" if cursor else b""
     return head + b"event: closing\ndata: " + orjson.dumps({"reason": reason}) + b"\n\n"
+
+
+def render(frames: list[Frame]) -> bytes:
+    """The bytes of a batch of frames, in order (an event, the common case, is tested first)."""
+    out: list[bytes] = []
+    for f in frames:
+        if type(f) is Entry:
+            out.append(message(f.id, f.event, f.data))
+        elif isinstance(f, Heartbeat):
+            out.append(HEARTBEAT)
+        elif isinstance(f, Retry):
+            out.append(retry(f.ms))
+        elif isinstance(f, Reset):
+            out.append(reset(f.reason, f.last_event_id, f.oldest))
+        elif isinstance(f, Closing):
+            out.append(closing(f.reason, f.position))
+    return b"".join(out)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any
+from typing import Any, Literal
 
 from redis import exceptions as rx
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
@@ -79,23 +79,40 @@ _RETRIABLE_REPLIES = (
 _CLUSTER_USAGE = ("Argument", "Invalid args", "No way to dispatch", "must map", "not supported")
 
 
-def make_client(settings: RedisSettings) -> Any:
-    """A client for a single node or a Cluster; one quick retry, then the error surfaces."""
-    common: dict[str, Any] = {
+ClientRole = Literal["store", "gateway", "subscriber"]
+
+
+def make_client(settings: RedisSettings, role: ClientRole = "store") -> Any:
+    """A client for a single node or a Cluster, with one quick retry before an error surfaces.
+
+    - `store` (the bridge): a full pool fails at once, so the breaker sees the outage;
+    - `gateway`: a burst (thousands of connections re-reading after a resubscription) waits up
+      to 10 s for a pooled connection instead of failing with "Too many connections";
+    - `subscriber`: a plain single-node client for the notification subscription (on a
+      Cluster too: classic PUBLISH reaches every node); its user reconnects by itself.
+    """
+    timeouts: dict[str, Any] = {
         "socket_timeout": settings.socket_timeout_s,
         "socket_connect_timeout": settings.connect_timeout_s,
-        "retry": Retry(ExponentialBackoff(cap=0.2, base=0.05), retries=1),
         "health_check_interval": 30,
     }
+    if role == "subscriber":
+        return Redis.from_url(settings.url, **timeouts)
+    common = {**timeouts, "retry": Retry(ExponentialBackoff(cap=0.2, base=0.05), retries=1)}
     if settings.cluster:
         return RedisCluster.from_url(settings.url, **common)
+    if role == "gateway":
+        pool = BlockingConnectionPool.from_url(
+            settings.url, max_connections=settings.max_connections, timeout=10, **common
+        )
+        return Redis.from_pool(pool)
     return Redis.from_url(settings.url, max_connections=settings.max_connections, **common)
 
 
 @asynccontextmanager
-async def open_client(settings: RedisSettings) -> AsyncIterator[Any]:
+async def open_client(settings: RedisSettings, role: ClientRole = "store") -> AsyncIterator[Any]:
     """The container's Redis resource: created on entry, closed with aclose() on exit."""
-    client = make_client(settings)
+    client = make_client(settings, role)
     try:
         yield client
     finally:

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from opentelemetry.metrics import Meter
 
-from adapters.gateway.telemetry import BACKGROUND_TASKS
 from adapters.telemetry.otel import end_to_end_histogram
+from application.gateway.ports import BACKGROUND_TASKS, CLOSE_REASONS
 
-# The gateway's close reasons (adapters.gateway.connection.CloseReason), preset at zero.
-CLOSE_REASONS = ("client", "token_expired", "slow_client", "shutdown", "error")
 SSE_WRITE = {"stage": "sse_write"}
 
 
@@ -41,7 +39,7 @@ class OtelGatewayTelemetry:
         self._end_to_end = end_to_end_histogram(meter)
         self._connections.add(0)
         self._sent.add(0)
-        for reason in CLOSE_REASONS:
+        for reason in CLOSE_REASONS:  # preset at zero
             self._disconnects.add(0, {"reason": reason})
         for task in BACKGROUND_TASKS:
             self._restarts.add(0, {"task": task})

@@ -7,6 +7,9 @@ from collections.abc import Awaitable, Callable
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
+
+from adapters.telemetry.setup import TelemetryProviders
 
 
 def exposition(registry: CollectorRegistry) -> tuple[bytes, str]:
@@ -26,3 +29,10 @@ def metrics_endpoint(registry: CollectorRegistry) -> Callable[[Request], Awaitab
         return Response(body, media_type=content_type)
 
     return metrics
+
+
+def metrics_routes(telemetry: TelemetryProviders, enabled: bool) -> list[Route]:
+    """`GET /metrics` of the process's registry, unless Prometheus is turned off."""
+    if not enabled:
+        return []
+    return [Route("/metrics", metrics_endpoint(telemetry.registry), methods=["GET"])]

@@ -14,10 +14,10 @@ import httpx
 import jwt
 import orjson
 
-from adapters.gateway.telemetry import InMemoryGatewayTelemetry
 from adapters.redis.client import make_client
 from adapters.redis.keys import RedisKeys
 from adapters.redis.store import RedisStreamStore
+from application.fakes import FakeGatewayTelemetry
 from domain.model import SseMessage
 from eventbridge.gateway_runtime import run_gateway
 from eventbridge.settings import EventBridgeSettings
@@ -51,7 +51,7 @@ class GatewayHarness:
             self.settings.redis.session_prefix,
             self.settings.redis.ticket_prefix,
         )
-        self.telemetry = InMemoryGatewayTelemetry()
+        self.telemetry = FakeGatewayTelemetry()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.session = str(uuid.uuid4())
 
@@ -104,7 +104,7 @@ class GatewayHarness:
     async def serve(self, *, otel: bool = False) -> AsyncIterator[GatewayHarness]:
         """Run the gateway in this loop until the block ends, then stop it gracefully.
 
-        `otel`: the production telemetry (OpenTelemetry, `/metrics`) instead of the in-memory one.
+        `otel`: the production telemetry (OpenTelemetry, `/metrics`) instead of the fake one.
         """
         stop, ready = asyncio.Event(), asyncio.Event()
         telemetry = None if otel else self.telemetry

@@ -15,8 +15,8 @@ from unittest import mock
 
 import httpx
 
-from adapters.gateway.auth import RedisTickets
-from adapters.gateway.limits import ConnectionLeases
+from adapters.redis.leases import RedisLeases
+from adapters.redis.tickets import RedisTickets
 from simulator.processes import free_port, spawn, stop
 from simulator.services import Services
 from tests.integration.gateway.harness import SECRET, GatewayHarness, eventually, get
@@ -105,10 +105,10 @@ def test_a_dead_background_loop_is_restarted_counted_and_unready_until_then(
     # A renewal every 0.5 s (the heartbeat). The first two hit a bug: with the default backoff
     # the loop is down 0.5 s, up 0.5 s, down 1 s, then stays up; the 30 s lease never lapses.
     gw = GatewayHarness(real_services, unique, gateway={"heartbeat_s": 0.5, "lease_s": 30})
-    real_renew = ConnectionLeases.renew
+    real_renew = RedisLeases.renew
     calls = 0
 
-    async def renew_with_a_bug_twice(self: ConnectionLeases, *args: Any, **kwargs: Any) -> None:
+    async def renew_with_a_bug_twice(self: RedisLeases, *args: Any, **kwargs: Any) -> None:
         nonlocal calls
         calls += 1
         if calls <= 2:
@@ -143,7 +143,7 @@ def test_a_dead_background_loop_is_restarted_counted_and_unready_until_then(
         assert 'eventbridge_gateway_task_restarts_total{task="lease_renewal"} 2.0' in metrics
         assert 'eventbridge_gateway_task_restarts_total{task="tick"} 0.0' in metrics
 
-    with mock.patch.object(ConnectionLeases, "renew", renew_with_a_bug_twice):
+    with mock.patch.object(RedisLeases, "renew", renew_with_a_bug_twice):
         asyncio.run(scenario())
 
 
@@ -151,7 +151,7 @@ SCRIPT = textwrap.dedent(
     """
     import sys
 
-    from adapters.gateway.limits import ConnectionLeases
+    from adapters.redis.leases import RedisLeases
     from eventbridge.cli import main
 
 
@@ -159,7 +159,7 @@ SCRIPT = textwrap.dedent(
         raise RuntimeError("injected: lease renewal always fails")
 
 
-    ConnectionLeases.renew = renew
+    RedisLeases.renew = renew
     sys.exit(main(["gateway"]))
     """
 )

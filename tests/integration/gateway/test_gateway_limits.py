@@ -8,7 +8,9 @@ import time
 import httpx
 import pytest
 
-from adapters.gateway.limits import ConnectionLeases, LeaseRefused
+from adapters.redis.leases import RedisLeases
+from application.gateway.ports import LeaseRefused
+from domain.gateway.leases import LeasePolicy
 from simulator.services import Services
 from tests.integration.gateway.harness import GatewayHarness, eventually
 from tests.integration.gateway.sse_client import open_stream
@@ -79,17 +81,19 @@ def test_renewing_a_stale_snapshot_never_resurrects_a_lease_released_meanwhile(
 
     async def scenario() -> None:
         async with gw.redis() as client:
-            leases = ConnectionLeases(client=client, keys=gw.keys, limit=1, lease_s=30)
-            await leases.acquire("u1", "closing-conn")
-            await leases.acquire("u2", "live-conn")
+            policy = LeasePolicy(limit=1, lease_s=30)
+            leases = RedisLeases(client=client, keys=gw.keys, policy=policy)
+            await leases.acquire("u1", "closing-conn", now=time.time())
+            await leases.acquire("u2", "live-conn", now=time.time())
             snapshot = [("u1", "closing-conn"), ("u2", "live-conn")]  # the renewal loop's list
             await leases.release("u1", "closing-conn")  # the client disconnects right then
             before = await client.zscore(gw.keys.conns("u2"), "live-conn")
-            await leases.renew(snapshot)
+            await leases.renew(snapshot, now=time.time())
             assert await client.zscore(gw.keys.conns("u1"), "closing-conn") is None
             assert await client.zscore(gw.keys.conns("u2"), "live-conn") >= before
-            await leases.acquire("u1", "reconnect")  # not refused for a connection that is gone
+            # Not refused for a connection that is gone; the live lease still counts.
+            await leases.acquire("u1", "reconnect", now=time.time())
             with pytest.raises(LeaseRefused):
-                await leases.acquire("u2", "second")  # the live lease still counts
+                await leases.acquire("u2", "second", now=time.time())
 
     asyncio.run(scenario())

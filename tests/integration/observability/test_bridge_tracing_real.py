@@ -18,7 +18,7 @@ from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
 from adapters.telemetry.otel import OtelTelemetry
 from adapters.telemetry.setup import build_providers
-from eventbridge.container import Container
+from eventbridge.container import Application
 from eventbridge.runtime import run_bridge
 from eventbridge.settings import EventBridgeSettings
 from simulator.genesis import generate_n
@@ -66,8 +66,8 @@ def test_a_kafka_traceparent_is_continued_by_the_bridge_span_into_the_redis_stre
     tracing.add_span_processor(SimpleSpanProcessor(exporter))
     metrics = build_providers(service_name="eventbridge", sample_ratio=0.0)
     settings = EventBridgeSettings(**run.settings)  # type: ignore[arg-type]
-    container = Container(settings=settings)
-    container.telemetry.override(
+    container = Application(settings=settings)
+    container.bridge.telemetry.override(
         providers.Object(
             OtelTelemetry(
                 meter=metrics.meter_provider.get_meter("t"), tracer=tracing.get_tracer("t")

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from adapters.gateway.client_js import client_script
+from domain.gateway.resume import ResetReason
 from tests.doc_examples import DOC, example, examples
 
 pytestmark = pytest.mark.unit
@@ -23,7 +24,9 @@ def _doc() -> str:
 def test_every_refusal_the_gateway_can_send_is_in_the_error_table_and_nothing_else() -> None:
     app = (GATEWAY / "app.py").read_text(encoding="utf-8")
     auth = (GATEWAY / "auth.py").read_text(encoding="utf-8")
-    sent = {(401, "unauthorized", c) for c in re.findall(r'AuthError\(\s*"(\w+)"', app + auth)}
+    tickets = (SRC / "application" / "gateway" / "tickets.py").read_text(encoding="utf-8")
+    raised = re.findall(r'AuthError\(\s*"(\w+)"', app + auth + tickets)
+    sent = {(401, "unauthorized", c) for c in raised}
     sent |= {
         (int(status), error, reason)
         for status, error, reason in re.findall(r'_error\(\s*(\d{3}),\s*"(\w+)",\s*"(\w+)"', app)
@@ -37,10 +40,7 @@ def test_every_refusal_the_gateway_can_send_is_in_the_error_table_and_nothing_el
 
 
 def test_every_reset_reason_is_explained() -> None:
-    streams = (GATEWAY / "streams.py").read_text(encoding="utf-8")
-    reasons = set(re.findall(r'reset="(\w+)"', streams)) | set(
-        re.findall(r'return "(\w+)"', streams)
-    )
+    reasons = {str(reason) for reason in ResetReason}
     assert reasons == {"malformed", "expired", "trimmed", "unknown_id"}
     row = next(line for line in _doc().splitlines() if line.startswith("| `reason` |"))
     for reason in reasons:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from adapters.gateway.streams import parse_id
+from domain.gateway.stream_ids import parse_id
 
 pytestmark = pytest.mark.unit
 

@@ -8,7 +8,8 @@ from collections import Counter
 
 import pytest
 
-from adapters.gateway.supervisor import RestartPolicy, Supervisor, TaskFailed
+from application.gateway.supervisor import Supervisor, TaskFailed
+from domain.gateway.restarts import RestartPolicy
 
 pytestmark = [pytest.mark.unit, pytest.mark.timeout(30)]
 
@@ -40,8 +41,7 @@ def _supervisor(clock: Clock, restarts: Restarts, **policy: float) -> Supervisor
     return Supervisor(
         restarts=restarts,
         policy=RestartPolicy(**policy),  # type: ignore[arg-type]
-        monotonic=clock.monotonic,
-        sleep=clock.sleep,
+        clock=clock,  # type: ignore[arg-type]
     )
 
 
@@ -110,10 +110,11 @@ def test_a_loop_is_reported_down_until_it_runs_again() -> None:
     async def scenario() -> None:
         gate = asyncio.Event()  # the backoff lasts until the test opens it
 
-        async def backoff(_: float) -> None:
-            await gate.wait()
+        class GatedClock(Clock):
+            async def sleep(self, seconds: float) -> None:
+                await gate.wait()
 
-        supervisor = Supervisor(restarts=restarts, policy=RestartPolicy(), sleep=backoff)
+        supervisor = Supervisor(restarts=restarts, policy=RestartPolicy(), clock=GatedClock())  # type: ignore[arg-type]
         assert not supervisor.healthy  # not started yet
         runs = [asyncio.Event(), asyncio.Event()]
 

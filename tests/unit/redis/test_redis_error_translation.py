@@ -19,15 +19,17 @@ import redis.exceptions as rx
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline, PubSub
 
-from adapters.gateway.auth import Principal, RedisTickets
-from adapters.gateway.hub import NotificationHub
-from adapters.gateway.limits import ConnectionLeases
-from adapters.gateway.streams import UserStreams
 from adapters.redis.client import store_errors
 from adapters.redis.keys import RedisKeys
+from adapters.redis.leases import RedisLeases
+from adapters.redis.notifications import RedisNotifications
 from adapters.redis.settings import RedisSettings
 from adapters.redis.store import RedisStreamStore
+from adapters.redis.stream_reader import RedisStreamReader
+from adapters.redis.tickets import RedisTickets
 from application.ports import StoreUnavailable
+from domain.gateway.credentials import Principal
+from domain.gateway.leases import LeasePolicy
 
 pytestmark = [pytest.mark.unit, pytest.mark.timeout(30)]
 
@@ -155,29 +157,34 @@ def _client(error: BaseException) -> Any:
 
 KEYS = RedisKeys()
 PRINCIPAL = Principal("u1", 4_000_000_000.0)
+NOW = 1_800_000_000.0
 Call = Callable[[Any], Awaitable[object]]
 CALL_SITES: dict[str, Call] = {
-    "streams.read_after": lambda c: UserStreams(client=c, keys=KEYS, page=10).read_after(
-        "u1", "1-0", 10
-    ),
-    "streams.fresh": lambda c: UserStreams(client=c, keys=KEYS, page=10).fresh("u1", 5, None),
-    "streams.resume": lambda c: UserStreams(client=c, keys=KEYS, page=10).resume("u1", "1-0", 10),
-    "streams.last_ids": lambda c: UserStreams(client=c, keys=KEYS, page=10).last_ids(["u1"]),
-    "leases.acquire": lambda c: _leases(c).acquire("u1", "c1"),
-    "leases.check": lambda c: _leases(c).check("u1"),
-    "leases.renew": lambda c: _leases(c).renew([("u1", "c1")]),
+    "streams.read_after": lambda c: _streams(c).read_after("u1", "1-0", 10),
+    "streams.newest": lambda c: _streams(c).newest("u1", 5),
+    "streams.resume_facts": lambda c: _streams(c).resume_facts("u1", (1, 0), 10),
+    "streams.window_facts": lambda c: _streams(c).window_facts("u1", (1, 0), (5, 0)),
+    "streams.last_ids": lambda c: _streams(c).last_ids(["u1"]),
+    "streams.ping": lambda c: _streams(c).ping(),
+    "leases.acquire": lambda c: _leases(c).acquire("u1", "c1", now=NOW),
+    "leases.check": lambda c: _leases(c).check("u1", now=NOW),
+    "leases.renew": lambda c: _leases(c).renew([("u1", "c1")], now=NOW),
     "leases.release": lambda c: _leases(c).release("u1", "c1"),
     "leases.release_all": lambda c: _leases(c).release_all([("u1", "c1")]),
-    "tickets.issue": lambda c: RedisTickets(client=c, keys=KEYS, ttl_s=30).issue(PRINCIPAL),
-    "tickets.peek": lambda c: RedisTickets(client=c, keys=KEYS, ttl_s=30).peek("t" * 43),
-    "tickets.redeem": lambda c: RedisTickets(client=c, keys=KEYS, ttl_s=30).redeem("t" * 43),
+    "tickets.issue": lambda c: RedisTickets(client=c, keys=KEYS).issue(PRINCIPAL, 30),
+    "tickets.peek": lambda c: RedisTickets(client=c, keys=KEYS).peek("t" * 43),
+    "tickets.redeem": lambda c: RedisTickets(client=c, keys=KEYS).redeem("t" * 43),
     "store.owners": lambda c: RedisStreamStore(client=c, settings=RedisSettings()).owners(["s"]),
     "store.ping": lambda c: RedisStreamStore(client=c, settings=RedisSettings()).ping(),
 }
 
 
-def _leases(client: Any) -> ConnectionLeases:
-    return ConnectionLeases(client=client, keys=KEYS, limit=2, lease_s=30)
+def _leases(client: Any) -> RedisLeases:
+    return RedisLeases(client=client, keys=KEYS, policy=LeasePolicy(limit=2, lease_s=30))
+
+
+def _streams(client: Any) -> RedisStreamReader:
+    return RedisStreamReader(client=client, keys=KEYS)
 
 
 @pytest.mark.parametrize("site", list(CALL_SITES))
@@ -210,10 +217,12 @@ def test_the_subscription_survives_any_library_error_and_subscribes_again(
         return broken
 
     client.pubsub.side_effect = pubsub
-    hub: NotificationHub[Any] = NotificationHub(client=client, keys=KEYS)
+    notifications = RedisNotifications(client=client, keys=KEYS)
+    subscribed: list[bool] = []
 
     async def scenario() -> None:
-        task = asyncio.create_task(hub.run())
+        run = notifications.run(wake=lambda _: None, subscribed=lambda: subscribed.append(True))
+        task = asyncio.create_task(run)
         async with asyncio.timeout(10):
             await asyncio.wait(
                 {task, asyncio.ensure_future(again.wait())}, return_when="FIRST_COMPLETED"
@@ -223,5 +232,6 @@ def test_the_subscription_survives_any_library_error_and_subscribes_again(
         await asyncio.gather(task, return_exceptions=True)
 
     asyncio.run(scenario())
-    assert not hub.subscribed.is_set()
+    assert not notifications.subscribed
+    assert subscribed == []  # a subscription that never succeeded is never reported
     assert all(p.aclose.await_count == 1 for p in attempts[:1])

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from typing import Protocol
+
+from application.ports import Clock
+from domain.gateway.restarts import RestartPolicy
 
 log = logging.getLogger("eventbridge.gateway.supervisor")
 
@@ -19,17 +19,6 @@ class Restarts(Protocol):
     """Where a restart is counted (the gateway's telemetry)."""
 
     def task_restarted(self, task: str) -> None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class RestartPolicy:
-    """`backoff_s` doubles with each recent death (capped); more than `max_restarts` deaths
-    within `window_s` and the supervisor gives up (the process then exits non-zero)."""
-
-    max_restarts: int = 5
-    window_s: float = 300.0
-    backoff_s: float = 0.5
-    backoff_cap_s: float = 30.0
 
 
 class TaskFailed(RuntimeError):
@@ -46,23 +35,16 @@ class TaskFailed(RuntimeError):
 class Supervisor:
     """Runs named loops that are meant to run until cancelled.
 
-    A loop that raises (or returns) is down until it is restarted after a backoff; `running`
-    says which loops are up right now, so readiness can tell the truth. Cancellation is never
-    caught: it stops every loop.
+    A loop that raises (or returns) is down until it is restarted after a backoff (the
+    domain's RestartPolicy decides how long, or that it is given up); `running` says which
+    loops are up right now, so readiness can tell the truth. Cancellation is never caught: it
+    stops every loop.
     """
 
-    def __init__(
-        self,
-        *,
-        restarts: Restarts,
-        policy: RestartPolicy,
-        monotonic: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    ) -> None:
+    def __init__(self, *, restarts: Restarts, policy: RestartPolicy, clock: Clock) -> None:
         self._restarts = restarts
         self._policy = policy
-        self._monotonic = monotonic
-        self._sleep = sleep
+        self._clock = clock
         self._running: dict[str, bool] = {}
         self.failed: TaskFailed | None = None
 
@@ -89,7 +71,7 @@ class Supervisor:
             await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _keep(self, name: str, loop: Loop) -> None:
-        deaths: deque[float] = deque()
+        deaths: tuple[float, ...] = ()
         while True:
             self._running[name] = True
             try:
@@ -100,11 +82,10 @@ class Supervisor:
                 # restarted (or the process stops); CancelledError is not an Exception.
                 error = exc
             self._running[name] = False
-            now = self._monotonic()
-            deaths.append(now)
-            while deaths and deaths[0] < now - self._policy.window_s:
-                deaths.popleft()
-            if len(deaths) > self._policy.max_restarts:
+            now = self._clock.monotonic()
+            deaths = self._policy.recent((*deaths, now), now)
+            delay = self._policy.delay(deaths)
+            if delay is None:
                 self.failed = TaskFailed(name, len(deaths), error)
                 log.critical(
                     "background task keeps dying; giving up",
@@ -112,11 +93,10 @@ class Supervisor:
                     exc_info=error,
                 )
                 raise self.failed from error
-            delay = min(self._policy.backoff_s * 2 ** (len(deaths) - 1), self._policy.backoff_cap_s)
             self._restarts.task_restarted(name)
             log.error(
                 "background task died; restarting",
                 extra={"task": name, "restart_in_s": delay},
                 exc_info=error,
             )
-            await self._sleep(delay)
+            await self._clock.sleep(delay)

@@ -1,0 +1,108 @@
+"""RedisStreamReader: users' streams per docs/redis-contract.md, redis-py errors translated."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from redis import exceptions as rx
+
+from adapters.redis.client import store_errors
+from adapters.redis.keys import RedisKeys
+from domain.gateway.entries import Entry
+from domain.gateway.resume import StreamFacts, WindowFacts
+from domain.gateway.stream_ids import LAST, ZERO, StreamId, parse_id, window_score
+
+# KEYS: stream. Returns the id of its newest entry (not the entry), or nil.
+LAST_ID = """
+local newest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+if newest[1] then return newest[1][1] end
+return false
+"""
+
+
+def _after(sid: StreamId) -> str | None:
+    """XRANGE's exclusive start after `sid`; None after the largest id (nothing can follow)."""
+    return None if sid == LAST else f"({sid[0]}-{sid[1]}"
+
+
+def _entries(raw: list[Any]) -> list[Entry]:
+    return [
+        Entry(eid, f.get(b"e", b"message"), f.get(b"s", b""), f.get(b"d", b"")) for eid, f in raw
+    ]
+
+
+def _id_or_zero(value: Any) -> StreamId:
+    return parse_id(value or ZERO) or (0, 0)
+
+
+class RedisStreamReader:
+    """The StreamReader port on `sse:user:{u}:stream` and its `ids` window."""
+
+    def __init__(self, *, client: Any, keys: RedisKeys) -> None:
+        self._client = client
+        self._keys = keys
+        self._last_id = client.register_script(LAST_ID)
+
+    async def read_after(self, user: str, cursor: str, count: int) -> list[Entry]:
+        start = _after(parse_id(cursor) or (0, 0))
+        if start is None:
+            return []
+        with store_errors():
+            raw = await self._client.xrange(self._keys.stream(user), start, "+", count=count)
+        return _entries(raw)
+
+    async def newest(self, user: str, count: int, *, before: str | None = None) -> list[Entry]:
+        upper = "+" if before is None else f"({before}"
+        with store_errors():
+            raw = await self._client.xrevrange(self._keys.stream(user), upper, "-", count=count)
+        return _entries(raw)
+
+    async def resume_facts(
+        self, user: str, last: StreamId, count: int
+    ) -> tuple[list[Entry], StreamFacts]:
+        start, key = _after(last), self._keys.stream(user)
+        with store_errors():
+            # XRANGE runs before XINFO: if XINFO then finds nothing after `last` was trimmed,
+            # the page read before it is a complete continuation.
+            pipe = self._client.pipeline(transaction=False)
+            if start is not None:
+                pipe.xrange(key, start, "+", count=count)
+            pipe.xinfo_stream(key)
+            replies = await pipe.execute(raise_on_error=False)
+        page, info = replies if start is not None else ([], replies[0])
+        if isinstance(info, rx.ResponseError) and "no such key" in str(info):
+            return [], StreamFacts(exists=False)
+        for reply in (page, info):
+            if isinstance(reply, Exception):
+                with store_errors():
+                    raise reply
+        first = info.get("first-entry")
+        return _entries(page), StreamFacts(
+            exists=True,
+            last_generated=_id_or_zero(info.get("last-generated-id")),
+            max_deleted=_id_or_zero(info.get("max-deleted-entry-id")),
+            first=parse_id(first[0]) if first else None,
+        )
+
+    async def window_facts(self, user: str, last: StreamId, first: StreamId) -> WindowFacts:
+        ids = self._keys.ids(user)
+        with store_errors():
+            pipe = self._client.pipeline(transaction=False)
+            pipe.zrange(ids, 0, 0, withscores=True)
+            pipe.zcount(ids, f"({window_score(last)}", f"({window_score(first)}")
+            lowest, between = await pipe.execute()
+        return WindowFacts(int(lowest[0][1]) if lowest else None, int(between))
+
+    async def last_ids(self, users: Collection[str]) -> dict[str, StreamId | None]:
+        wanted = list(users)
+        with store_errors():
+            pipe = self._client.pipeline(transaction=False)
+            for user in wanted:
+                await self._last_id(keys=[self._keys.stream(user)], client=pipe)
+            replies = await pipe.execute()
+        return {u: parse_id(r) if r else None for u, r in zip(wanted, replies, strict=True)}
+
+    async def ping(self) -> None:
+        with store_errors():
+            await self._client.ping()

@@ -1,0 +1,1 @@
+"""The SSE gateway's application: a service over ports, connections that follow streams."""

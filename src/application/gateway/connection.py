@@ -1,0 +1,195 @@
+"""One SSE connection: its start, then following the user's stream into its outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from application.gateway.outbox import HEARTBEAT, Cut, Frame, Outbox, Reset, Retry
+from application.gateway.ports import CloseReason, GatewayTelemetry, Leases, StreamReader
+from application.gateway.start import Start
+from application.ports import Clock, StoreUnavailable
+from domain.gateway.entries import Entry, event_age, of_session
+from domain.gateway.stream_ids import ZERO, StreamId, behind
+
+Write = Callable[[list[Frame]], Awaitable[None]]
+End = Callable[[], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionDeps:
+    """Exactly what a connection needs from its gateway (shared by all its connections)."""
+
+    reader: StreamReader
+    leases: Leases
+    telemetry: GatewayTelemetry
+    clock: Clock
+    unregister: Callable[[Connection], None]
+    retry_ms: int
+    send_buffer: int
+    slow_client_s: float
+    page: int
+
+
+class Connection:
+    """The stream, not pub/sub, decides what is sent: a wake-up (a notification, a tick that
+    found the stream ahead) makes the connection read after its own cursor.
+
+    The follow loop queues frames into the outbox; a writer task hands them to the HTTP
+    adapter's `write`. The stream ends at `deadline`, the credential's expiry fixed when the
+    connection was made.
+    """
+
+    def __init__(
+        self,
+        deps: ConnectionDeps,
+        *,
+        user_id: str,
+        conn_id: str,
+        deadline: float,
+        session: bytes | None,
+    ) -> None:
+        self.user_id = user_id
+        self.conn_id = conn_id
+        self._deps = deps
+        self._session = session
+        self._start = Start(ZERO)
+        self._cursor = ZERO
+        self._wake = asyncio.Event()
+        self.outbox = Outbox(
+            capacity=deps.send_buffer,
+            slow_client_s=deps.slow_client_s,
+            deadline=deadline,
+            clock=deps.clock,
+        )
+
+    @property
+    def reason(self) -> CloseReason | None:
+        return self.outbox.reason
+
+    def begin(self, start: Start) -> None:
+        """Where to start; set after the connection is registered, so no wake-up is missed."""
+        self._start = start
+        self._cursor = self.outbox.written = start.cursor
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def beat(self) -> None:
+        """Queue a heartbeat, unless the outbox is full (then data is pending anyway)."""
+        self.outbox.offer(HEARTBEAT)
+
+    def behind(self, newest: StreamId | None) -> bool:
+        """Whether the stream holds an entry past this connection's cursor."""
+        return behind(newest, self._cursor)
+
+    def close(self, reason: CloseReason) -> None:
+        self.outbox.close(reason)
+        self._wake.set()
+
+    async def serve(self, write: Write, end: End) -> None:
+        """The connection's whole life: follow the stream, handing its frames to `write` as
+        they come, until it is closed. A stream the gateway ends on purpose (token expiry,
+        drain) is flushed, its closing frame written and `end()` called, for at most
+        `slow_client_s`; `write` and `end` raise OSError once the client is gone."""
+        self._deps.telemetry.connection_opened()
+        writer = asyncio.create_task(self._write(write))
+        try:
+            await self._follow_until_closed()
+        finally:
+            if self.outbox.reason in ("token_expired", "shutdown"):
+                await self._finish(writer, end)
+            writer.cancel()
+            await asyncio.gather(writer, return_exceptions=True)
+            await self._closed()
+
+    async def _follow_until_closed(self) -> None:
+        try:
+            await self._follow()
+        except Cut:
+            pass
+        except BaseException:
+            self.close("error")
+            raise
+        finally:
+            self._deps.unregister(self)
+
+    async def _follow(self) -> None:
+        outbox, clock = self.outbox, self._deps.clock
+        await outbox.put(Retry(self._deps.retry_ms))
+        start = self._start
+        if start.reset is not None:
+            await outbox.put(Reset(start.reset, start.cursor, start.oldest))
+        await self._deliver(start.entries)
+        if start.reset or len(start.entries) >= self._deps.page:
+            self._wake.set()  # after a reset, or a full first page, the rest follows at once
+        # No read here: the start was read after registering with the hub, so anything newer
+        # has already set `_wake`. Heartbeats come from the gateway's tick (`beat`).
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with clock.deadline(outbox.deadline):
+                    await self._wake.wait()
+            self._wake.clear()
+            if outbox.reason is not None:
+                return
+            if outbox.expired():
+                self.close("token_expired")
+                return
+            with contextlib.suppress(StoreUnavailable):
+                # Redis is down: the next tick or notification retries.
+                await self._catch_up()
+
+    async def _catch_up(self) -> None:
+        page, read = self._deps.page, self._deps.reader.read_after
+        while self.outbox.reason is None:
+            entries = await read(self.user_id, self._cursor, page)
+            await self._deliver(entries)
+            if len(entries) < page:
+                return
+
+    async def _deliver(self, entries: list[Entry]) -> None:
+        put = self.outbox.put
+        for entry in of_session(entries, self._session):
+            await put(entry)
+        if entries:
+            self._cursor = entries[-1].id.decode()  # filtered-out entries are passed too
+
+    async def _write(self, write: Write) -> None:
+        while True:
+            frames, last = await self.outbox.take()
+            if frames:
+                await write(frames)
+                self._sent(frames)
+            if last:
+                return
+
+    def _sent(self, frames: list[Frame]) -> None:
+        """`frames` were written: count the events and their end-to-end latency."""
+        datas = [f.data for f in frames if isinstance(f, Entry)]
+        if datas:
+            now = self._deps.clock.unix()
+            ages = [a for a in (event_age(d, now) for d in datas) if a is not None]
+            self._deps.telemetry.sent(len(datas), ages)
+
+    async def _finish(self, writer: asyncio.Task[None], end: End) -> None:
+        """End a healthy stream cleanly: flush what is queued and the closing frame, then end."""
+        self.outbox.finish()
+        if writer.done():
+            return
+        clock = self._deps.clock
+        try:
+            async with clock.deadline(clock.monotonic() + self._deps.slow_client_s):
+                await asyncio.shield(writer)
+                await end()
+        except (TimeoutError, OSError):
+            pass  # the client stopped reading or left; the writer is cancelled by the caller
+
+    async def _closed(self) -> None:
+        """Once the writer is gone: count the close and give the lease back (a draining
+        gateway gives back all of them at once)."""
+        self._deps.telemetry.connection_closed(self.outbox.reason or "error")
+        if self.outbox.reason != "shutdown":
+            with contextlib.suppress(StoreUnavailable):
+                await self._deps.leases.release(self.user_id, self.conn_id)

@@ -1,0 +1,26 @@
+"""GatewayPolicy: the gateway's timings and bounds, built once from its settings slice."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayPolicy:
+    """Heartbeat period, per-connection bounds, replay page size, drain and ticket lifetimes."""
+
+    heartbeat_s: float = 15.0
+    retry_ms: int = 3000
+    send_buffer: int = 256  # frames queued per connection
+    slow_client_s: float = 5.0  # how long a full buffer may stay full before the cut-off
+    replay_page: int = 500
+    drain_s: float = 5.0
+    ticket_ttl_s: int = 30
+
+    def __post_init__(self) -> None:
+        for name in ("send_buffer", "replay_page", "ticket_ttl_s"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        for name in ("heartbeat_s", "slow_client_s"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0")

@@ -1,0 +1,204 @@
+"""GatewayService: opens connections, keeps them live (tick, renewal), drains them; health."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+
+from application.gateway import start as starts
+from application.gateway.connection import Connection, ConnectionDeps
+from application.gateway.hub import ConnectionHub
+from application.gateway.policy import GatewayPolicy
+from application.gateway.ports import (
+    GatewayTelemetry,
+    Leases,
+    Notifications,
+    StreamReader,
+    Tickets,
+)
+from application.gateway.readiness import Readiness
+from application.gateway.supervisor import Supervisor, TaskFailed
+from application.gateway.tickets import TicketDesk
+from application.ports import Clock, StoreUnavailable
+from domain.gateway.credentials import Principal, stream_deadline
+from domain.gateway.leases import LeasePolicy
+from domain.gateway.restarts import RestartPolicy
+
+log = logging.getLogger("eventbridge.gateway")
+
+
+class GatewayService:
+    """Everything a request needs; `run()` keeps the subscription, the heartbeat tick and the
+    lease renewal alive (supervised: a loop that dies is restarted, and the gateway is not
+    ready meanwhile)."""
+
+    def __init__(
+        self,
+        *,
+        reader: StreamReader,
+        notifications: Notifications,
+        leases: Leases,
+        tickets: Tickets,
+        telemetry: GatewayTelemetry,
+        clock: Clock,
+        policy: GatewayPolicy,
+        lease_policy: LeasePolicy,
+        restart_policy: RestartPolicy,
+    ) -> None:
+        self._reader = reader
+        self._notifications = notifications
+        self._leases = leases
+        self._clock = clock
+        self._policy = policy
+        self._lease_policy = lease_policy
+        self.hub: ConnectionHub[Connection] = ConnectionHub()
+        self._deps = ConnectionDeps(
+            reader=reader,
+            leases=leases,
+            telemetry=telemetry,
+            clock=clock,
+            unregister=self.hub.unregister,
+            retry_ms=policy.retry_ms,
+            send_buffer=policy.send_buffer,
+            slow_client_s=policy.slow_client_s,
+            page=policy.replay_page,
+        )
+        self.tickets = TicketDesk(
+            tickets=tickets, leases=leases, clock=clock, ttl_max_s=policy.ticket_ttl_s
+        )
+        self.supervisor = Supervisor(restarts=telemetry, policy=restart_policy, clock=clock)
+        self.draining = False
+
+    async def open(
+        self,
+        principal: Principal,
+        *,
+        last_event_id: str | None,
+        history: int,
+        session: str | None,
+        ticket: str | None = None,
+    ) -> Connection:
+        """A leased, registered connection positioned per resume/history; may raise
+        LeaseRefused, StoreUnavailable or (a ticket redeemed meanwhile) AuthError, and then
+        nothing is left behind: the lease is given back and the ticket is not consumed.
+
+        A `ticket` (already peeked to learn `principal`) is redeemed last, once the lease is
+        held and the start is read, so only a stream that opens consumes it.
+        """
+        user, clock = principal.user_id, self._clock
+        conn_id = secrets.token_hex(8)
+        await self._leases.acquire(user, conn_id, now=clock.unix())
+        conn = Connection(
+            self._deps,
+            user_id=user,
+            conn_id=conn_id,
+            deadline=stream_deadline(principal.expires_at, clock.unix(), clock.monotonic()),
+            session=session.encode() if session is not None else None,
+        )
+        self.hub.register(conn)
+        page = self._policy.replay_page
+        try:
+            if last_event_id is not None:
+                start = await starts.resume(self._reader, user, last_event_id, page)
+            else:
+                wanted = session.encode() if session else None
+                start = await starts.fresh(self._reader, user, history, wanted, page)
+            if ticket is not None:
+                await self.tickets.redeem(ticket)
+        except BaseException:
+            self.hub.unregister(conn)
+            with contextlib.suppress(StoreUnavailable):
+                await self._leases.release(user, conn_id)
+            raise
+        conn.begin(start)
+        return conn
+
+    async def run(self) -> None:
+        """The subscription, the heartbeat tick and the lease renewal, until cancelled; raises
+        TaskFailed when one of them keeps dying."""
+        await self.supervisor.run(
+            {
+                "subscription": self._subscription,
+                "tick": self._ticking,
+                "lease_renewal": self._renewing,
+            }
+        )
+
+    async def _subscription(self) -> None:
+        await self._notifications.run(wake=self.hub.wake, subscribed=self.hub.wake_all)
+
+    async def _ticking(self) -> None:
+        while True:
+            await self._clock.sleep(self._policy.heartbeat_s)  # the heartbeat period itself
+            await self.tick()
+
+    async def _renewing(self) -> None:
+        every = self._lease_policy.renew_every_s(self._policy.heartbeat_s)
+        while True:
+            await self._clock.sleep(every)  # a periodic duty, not waiting for a result
+            await self.renew()
+
+    async def tick(self, chunk: int = 100) -> None:
+        """One heartbeat: a comment to each connection, and a re-read for each connection
+        whose stream holds entries past its cursor (a lost notification costs one tick)."""
+        conns = list(self.hub.listeners())
+        for at in range(0, len(conns), chunk):
+            part = conns[at : at + chunk]
+            for conn in part:
+                conn.beat()
+            try:
+                newest = await self._reader.last_ids({c.user_id for c in part})
+            except StoreUnavailable:
+                continue
+            for conn in part:
+                if conn.behind(newest.get(conn.user_id)):
+                    conn.wake()
+            # Small chunks and a yield between them: live deliveries interleave with a
+            # tick over thousands of connections instead of waiting behind all of it.
+            await asyncio.sleep(0)
+
+    async def renew(self) -> None:
+        """Extend the lease of every connection of this process."""
+        leases = [(c.user_id, c.conn_id) for c in self.hub.listeners()]
+        try:
+            await self._leases.renew(leases, now=self._clock.unix())
+        except StoreUnavailable as exc:
+            log.warning("lease renewal failed", extra={"error": str(exc)})
+
+    async def drain(self) -> None:
+        """Refuse new streams and end the open ones (clients reconnect elsewhere)."""
+        self.draining = True
+        log.info("gateway draining", extra={"connections": len(self.hub)})
+        leases = []
+        for conn in self.hub.listeners():
+            conn.close("shutdown")
+            leases.append((conn.user_id, conn.conn_id))
+        try:
+            await self._leases.release_all(leases)
+        except StoreUnavailable as exc:
+            log.warning("could not release leases; they expire", extra={"error": str(exc)})
+        clock = self._clock
+        with contextlib.suppress(TimeoutError):
+            async with clock.deadline(clock.monotonic() + self._policy.drain_s):
+                await self.hub.idle.wait()
+
+    async def readiness(self) -> Readiness:
+        clock, redis = self._clock, True
+        try:
+            async with clock.deadline(clock.monotonic() + 1.0):
+                await self._reader.ping()
+        except (StoreUnavailable, TimeoutError):
+            redis = False
+        return Readiness(
+            redis=redis,
+            subscribed=self._notifications.subscribed,
+            tasks=self.supervisor.running,
+            draining=self.draining,
+            connections=len(self.hub),
+        )
+
+    def liveness(self) -> TaskFailed | None:
+        """None while alive; else the loop that was given up (the process is on its way out)."""
+        return self.supervisor.failed

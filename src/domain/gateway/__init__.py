@@ -1,0 +1,1 @@
+"""The gateway's rules: stream positions, resume or reset, leases, credentials, restarts."""

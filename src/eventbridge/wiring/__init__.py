@@ -1,0 +1,1 @@
+"""The containers `eventbridge.container.Application` composes, one module each."""

@@ -1,0 +1,265 @@
+"""The gateway's ports under test, fake or real, each with what a suite needs to drive it."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+
+from adapters.redis.client import make_client, open_client
+from adapters.redis.keys import RedisKeys
+from adapters.redis.leases import RedisLeases
+from adapters.redis.notifications import RedisNotifications
+from adapters.redis.settings import RedisSettings
+from adapters.redis.store import RedisStreamStore
+from adapters.redis.stream_reader import RedisStreamReader
+from adapters.redis.tickets import RedisTickets
+from application.fakes import (
+    FakeClock,
+    FakeLeases,
+    FakeNotifications,
+    FakeStreamReader,
+    FakeTickets,
+)
+from application.gateway.ports import Leases, Notifications, StreamReader, Tickets
+from domain.gateway.leases import LeasePolicy
+from domain.model import SseMessage
+from simulator.processes import free_port
+
+Factory = Callable[[], AbstractAsyncContextManager[Any]]
+POLICY = LeasePolicy(limit=2, lease_s=30)
+
+
+def redis_settings(request: pytest.FixtureRequest, **values: Any) -> RedisSettings:
+    """This test's keys (a unique prefix) on the session's real Redis."""
+    unique = uuid.uuid4().hex[:10]
+    url = request.getfixturevalue("real_services").redis_url
+    return RedisSettings(
+        url=url,
+        sse_prefix=f"t{unique}:user:",
+        session_prefix=f"t{unique}:session:",
+        ticket_prefix=f"t{unique}:ticket:",
+        **values,
+    )
+
+
+def keys_of(settings: RedisSettings) -> RedisKeys:
+    return RedisKeys(settings.sse_prefix, settings.session_prefix, settings.ticket_prefix)
+
+
+def unreachable() -> RedisSettings:
+    return RedisSettings(
+        url=f"redis://127.0.0.1:{free_port()}/0", connect_timeout_s=0.5, socket_timeout_s=0.5
+    )
+
+
+# -- StreamReader ------------------------------------------------------------------------------
+
+
+@dataclass
+class Streams:
+    """A StreamReader, and writes to its streams the way the bridge makes them."""
+
+    reader: StreamReader
+    write: Callable[[str, int, bytes], Any]  # (user, n, session) -> awaitable list of ids
+    expire: Callable[[str], Any]  # (user) -> awaitable; the user's keys reached their TTL
+    down: Callable[[], AbstractAsyncContextManager[StreamReader]]  # a reader Redis fails
+
+
+def streams_factory(request: pytest.FixtureRequest, *, maxlen: int, window: int) -> Factory:
+    if request.param == "fake":
+        return lambda: _fake_streams(maxlen, window)
+    settings = redis_settings(request, stream_maxlen=maxlen, dedup_window=window)
+    return lambda: _real_streams(settings)
+
+
+@asynccontextmanager
+async def _fake_streams(maxlen: int, window: int) -> AsyncIterator[Streams]:
+    fake = FakeStreamReader(maxlen=maxlen, dedup_window=window)
+
+    async def write(user: str, n: int, session: bytes = b"s") -> list[str]:
+        return [
+            fake.append(user, str(uuid.uuid4()), event=b"T", session=session, data=b'{"n":%d}' % i)
+            for i in range(n)
+        ]
+
+    async def expire(user: str) -> None:
+        fake.expire(user)
+
+    @asynccontextmanager
+    async def down() -> AsyncIterator[StreamReader]:
+        broken = FakeStreamReader()
+        broken.available = False
+        yield broken
+
+    yield Streams(fake, write, expire, down)
+
+
+@asynccontextmanager
+async def _real_streams(settings: RedisSettings) -> AsyncIterator[Streams]:
+    keys = keys_of(settings)
+    async with open_client(settings, "gateway") as client:
+        store = RedisStreamStore(client=client, settings=settings)
+
+        async def write(user: str, n: int, session: bytes = b"s") -> list[str]:
+            messages = [
+                SseMessage(user, session.decode(), str(uuid.uuid4()), "T", b'{"n":%d}' % i)
+                for i in range(n)
+            ]
+            ids: list[str] = []
+            for at in range(0, n, 200):
+                ids += [r.stream_id for r in await store.publish(messages[at : at + 200])]
+            return ids
+
+        async def expire(user: str) -> None:
+            await client.delete(keys.stream(user), keys.ids(user))
+
+        @asynccontextmanager
+        async def down() -> AsyncIterator[StreamReader]:
+            async with open_client(unreachable(), "gateway") as dead:
+                yield RedisStreamReader(client=dead, keys=keys)
+
+        yield Streams(RedisStreamReader(client=client, keys=keys), write, expire, down)
+
+
+# -- Leases ------------------------------------------------------------------------------------
+
+
+def leases_factory(request: pytest.FixtureRequest) -> Factory:
+    if request.param == "fake":
+        return _fake_leases
+    settings = redis_settings(request)
+    return lambda: _real_leases(settings)
+
+
+@asynccontextmanager
+async def _fake_leases() -> AsyncIterator[tuple[Leases, Leases]]:
+    broken = FakeLeases(POLICY)
+    broken.available = False
+    yield FakeLeases(POLICY), broken
+
+
+@asynccontextmanager
+async def _real_leases(settings: RedisSettings) -> AsyncIterator[tuple[Leases, Leases]]:
+    keys = keys_of(settings)
+    async with open_client(settings, "gateway") as client, open_client(unreachable()) as dead:
+        yield (
+            RedisLeases(client=client, keys=keys, policy=POLICY),
+            RedisLeases(client=dead, keys=keys, policy=POLICY),
+        )
+
+
+# -- Tickets -----------------------------------------------------------------------------------
+
+
+@dataclass
+class TicketsUnderTest:
+    tickets: Tickets
+    broken: Tickets
+    elapse: Callable[[float], Any]  # awaitable: `seconds` of the tickets' own time pass
+
+
+def tickets_factory(request: pytest.FixtureRequest) -> Factory:
+    if request.param == "fake":
+        return _fake_tickets
+    settings = redis_settings(request)
+    return lambda: _real_tickets(settings)
+
+
+@asynccontextmanager
+async def _fake_tickets() -> AsyncIterator[TicketsUnderTest]:
+    clock = FakeClock()
+    broken = FakeTickets(clock)
+    broken.available = False
+
+    async def elapse(seconds: float) -> None:
+        clock.advance(seconds)
+
+    yield TicketsUnderTest(FakeTickets(clock), broken, elapse)
+
+
+@asynccontextmanager
+async def _real_tickets(settings: RedisSettings) -> AsyncIterator[TicketsUnderTest]:
+    keys = keys_of(settings)
+
+    async def elapse(seconds: float) -> None:
+        # Redis expires keys on its own clock: this half of the suite has to let it pass.
+        await asyncio.sleep(seconds)  # the TTL itself, not waiting for a result
+
+    async with open_client(settings, "gateway") as client, open_client(unreachable()) as dead:
+        yield TicketsUnderTest(
+            RedisTickets(client=client, keys=keys), RedisTickets(client=dead, keys=keys), elapse
+        )
+
+
+# -- Notifications -----------------------------------------------------------------------------
+
+
+@dataclass
+class NotificationsUnderTest:
+    notifications: Notifications
+    notify: Callable[[str], Any]  # awaitable: the bridge wrote to this user's stream
+    drop: Callable[[], Any]  # awaitable: the subscription's connection is lost
+    broken: Notifications  # one whose Redis cannot be reached
+
+
+def notifications_factory(request: pytest.FixtureRequest) -> Factory:
+    if request.param == "fake":
+        return _fake_notifications
+    settings = redis_settings(request)
+    return lambda: _real_notifications(settings)
+
+
+@asynccontextmanager
+async def _fake_notifications() -> AsyncIterator[NotificationsUnderTest]:
+    fake, broken = FakeNotifications(), FakeNotifications()
+    broken.available = False
+
+    async def notify(user: str) -> None:
+        fake.publish(user)
+
+    async def drop() -> None:
+        fake.disconnect()
+
+    yield NotificationsUnderTest(fake, notify, drop, broken)
+
+
+@asynccontextmanager
+async def _real_notifications(settings: RedisSettings) -> AsyncIterator[NotificationsUnderTest]:
+    keys, name = keys_of(settings), f"contract-{uuid.uuid4().hex[:8]}"
+    subscriber = Redis.from_url(settings.url, client_name=name, socket_timeout=2.0)
+    dead = make_client(unreachable(), "subscriber")
+    async with open_client(settings) as client:
+
+        async def notify(user: str) -> None:
+            await client.publish(keys.notify(user), b"1-0")
+
+        async def drop() -> None:
+            for info in await client.client_list(_type="pubsub"):
+                if info.get("name") == name:
+                    await client.client_kill_filter(_id=info["id"])
+
+        try:
+            yield NotificationsUnderTest(
+                RedisNotifications(client=subscriber, keys=keys, poll_s=0.1), notify, drop,
+                RedisNotifications(client=dead, keys=keys, poll_s=0.1),
+            )  # fmt: skip
+        finally:
+            await subscriber.aclose()
+            await dead.aclose()
+
+
+async def eventually(check: Callable[[], bool], what: str, within: float = 10.0) -> None:
+    """Poll `check` (no I/O) until it holds, failing with `what` at the deadline."""
+    deadline = time.monotonic() + within
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)  # polling another task's progress with a deadline
