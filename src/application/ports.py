@@ -194,25 +194,17 @@ class BridgeHealth:
 
 
 class PublishTrace(Protocol):
-    """The spans of one publish attempt, ended once: `succeeded` or `failed`.
-
-    `messages` is what to write: a message whose record carried a W3C traceparent carries the
-    bridge span's traceparent in `trace` and the trace id in its data. Never raises.
-    """
-
-    @property
-    def messages(self) -> list[SseMessage]: ...
+    """The spans of one publish attempt, ended once: `succeeded` or `failed`. Never raises."""
 
     def succeeded(self, results: Sequence[PublishResult]) -> None: ...
 
     def failed(self, error: str) -> None: ...
 
 
-@dataclass(frozen=True, slots=True)
 class Untraced:
-    """A PublishTrace without spans: the messages as they are."""
+    """A PublishTrace without spans."""
 
-    messages: list[SseMessage]
+    __slots__ = ()
 
     def succeeded(self, results: Sequence[PublishResult]) -> None:
         return None
@@ -221,15 +213,24 @@ class Untraced:
         return None
 
 
+UNTRACED = Untraced()
+
+
 class Telemetry(Protocol):
-    """Metrics and traces, called with intent-named methods; never blocks, never raises.
+    """Metrics and traces, called with intent-named methods; never blocks, never raises, and
+    never changes what is written.
 
     No method takes a user id: labels stay bounded (event type, reason code, breaker state).
     """
 
     def batch_processed(self, report: BatchReport) -> None: ...
 
-    def publish_started(self, deliver: Sequence[tuple[Record, SseMessage]]) -> PublishTrace: ...
+    def publish_started(self, traced: Sequence[tuple[Record, SseMessage]]) -> PublishTrace:
+        """A write of these messages starts; each carries its record's sampled traceparent
+        (`SseMessage.traceparent`), and the application calls this only for those. Telemetry
+        observes: the messages are written as they are, whatever it does; the results come
+        back to the returned trace in the same order."""
+        ...
 
     def breaker_changed(self, old: str, new: str) -> None: ...
 

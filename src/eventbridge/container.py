@@ -6,7 +6,6 @@ import os
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import orjson
 from dependency_injector import containers, providers
 
 from adapters.clock import SystemClock
@@ -27,11 +26,9 @@ from adapters.telemetry.setup import (
 from application.bridge import BridgeService
 from application.owners import OwnerCache
 from application.policy import BridgePolicy, OpenPolicy
-from application.triage import Triager
 from domain.breaker import BreakerPolicy, CircuitBreaker
-from domain.filter import EventFilter, FilterPolicy
-from domain.mapper import SseMapper
 from eventbridge.settings import BreakerSettings, EventBridgeSettings, MetricsSettings
+from eventbridge.triager import build_triager
 
 
 async def kafka_source(settings: KafkaSettings) -> AsyncIterator[AiokafkaEventSource]:
@@ -80,7 +77,6 @@ def bridge_policy(settings: EventBridgeSettings) -> BridgePolicy:
         commit_interval_s=b.commit_interval_s,
         on_open=OpenPolicy(settings.circuit_breaker.policy),
         retry_backoff_s=b.retry_backoff_s,
-        max_record_bytes=settings.filter.max_record_bytes,
         max_backlog_records=b.max_backlog_records,
     )
 
@@ -103,10 +99,6 @@ def meter_of(built: TelemetryProviders, name: str) -> Any:
 def tracer_of(built: TelemetryProviders, name: str) -> Any:
     """The tracer, or None when tracing is off (then records' traceparents are not continued)."""
     return built.tracer_provider.get_tracer(name) if built.tracing else None
-
-
-def _orjson_dumps(value: Any) -> bytes:
-    return orjson.dumps(value)
 
 
 class Container(containers.DeclarativeContainer):
@@ -133,26 +125,8 @@ class Container(containers.DeclarativeContainer):
     event_source = providers.Resource(kafka_source, settings=settings.provided.kafka)
     dead_letter_topic = providers.Resource(dead_letters, settings=settings.provided.kafka)
 
-    event_filter = providers.Singleton(
-        EventFilter,
-        policy=providers.Factory(
-            FilterPolicy,
-            whitelist=settings.provided.filter.whitelist,
-            max_future_skew_s=settings.provided.filter.max_future_skew_s,
-        ),
-    )
-    mapper = providers.Singleton(
-        SseMapper, max_data_bytes=settings.provided.filter.max_data_bytes, dumps=_orjson_dumps
-    )
     owners = providers.Singleton(OwnerCache, max_sessions=settings.provided.bridge.owner_cache_size)
-    triager = providers.Singleton(
-        Triager,
-        event_filter=event_filter,
-        mapper=mapper,
-        owners=owners,
-        loads=providers.Object(orjson.loads),
-        max_record_bytes=settings.provided.filter.max_record_bytes,
-    )
+    triager = providers.Singleton(build_triager, settings.provided.filter, owners=owners)
     breaker = providers.Singleton(
         CircuitBreaker, policy=providers.Factory(breaker_policy, settings.provided.circuit_breaker)
     )

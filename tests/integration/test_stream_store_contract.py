@@ -207,7 +207,7 @@ def test_every_field_comes_back_byte_for_byte_whatever_it_holds(
     odd = [
         SseMessage("7", "12:34:", str(uuid.uuid4()), "Genesis.Session.Thème.Proposed", b"1:2:"),
         SseMessage(
-            "7", "sé", str(uuid.uuid4()), "X", b'{"a":"\\u0000"}\x00\xff', trace={"traceparent": tp}
+            "7", "sé", str(uuid.uuid4()), "X", b'{"a":"\\u0000"}\x00\xff', traceparent=tp
         ),
         SseMessage("7", "s", str(uuid.uuid4()), "Y", b""),
     ]
@@ -224,7 +224,7 @@ def test_every_field_comes_back_byte_for_byte_whatever_it_holds(
                     b"i": m.event_id.encode(),
                     b"d": m.data,
                 }
-                if m.trace:
+                if m.traceparent:
                     expected[b"tp"] = tp.encode()
                 assert fields == expected
             again = await store.publish(odd)

@@ -14,7 +14,7 @@ from opentelemetry.metrics import CallbackOptions, Histogram, Meter, Observation
 from opentelemetry.trace import Tracer
 
 from adapters.telemetry.tracing import start_publish
-from application.ports import BatchReport, BridgeHealth, PublishTrace, Untraced
+from application.ports import UNTRACED, BatchReport, BridgeHealth, PublishTrace
 from domain.breaker import BreakerState
 from domain.model import Record, SseMessage
 from domain.reasons import VERDICT_OF, Verdict
@@ -216,10 +216,10 @@ class OtelTelemetry:
             return event_type
         return OTHER_EVENT_TYPE
 
-    def publish_started(self, deliver: Sequence[tuple[Record, SseMessage]]) -> PublishTrace:
+    def publish_started(self, traced: Sequence[tuple[Record, SseMessage]]) -> PublishTrace:
         if self._tracer is None:
-            return Untraced([message for _, message in deliver])
-        return start_publish(self._tracer, deliver)
+            return UNTRACED
+        return start_publish(self._tracer, traced)
 
     def breaker_changed(self, old: str, new: str) -> None:
         self._transitions.add(1, {"from": old, "to": new})
