@@ -206,9 +206,7 @@ def test_every_field_comes_back_byte_for_byte_whatever_it_holds(
     tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
     odd = [
         SseMessage("7", "12:34:", str(uuid.uuid4()), "Genesis.Session.Thème.Proposed", b"1:2:"),
-        SseMessage(
-            "7", "sé", str(uuid.uuid4()), "X", b'{"a":"\\u0000"}\x00\xff', traceparent=tp
-        ),
+        SseMessage("7", "sé", str(uuid.uuid4()), "X", b'{"a":"\\u0000"}\x00\xff', traceparent=tp),
         SseMessage("7", "s", str(uuid.uuid4()), "Y", b""),
     ]
 
