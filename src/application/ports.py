@@ -59,7 +59,11 @@ class EventSource(Protocol):
     raises SourceUnavailable only for errors that retrying cannot fix. `commit` is idempotent
     for equal offsets and raises SourceUnavailable when the group rejects it (for example after
     a rebalance took the partition away). Cancellation of `fetch` loses nothing: records not
-    returned are fetched again. Rebalance callbacks run inside `fetch`, before it returns.
+    returned are fetched again. Rebalance callbacks run inside `fetch`, before it returns: a
+    revoke while the partitions are still held (what is finished can be committed), and it may
+    revoke every partition and assign some back (Kafka's eager assignors); `assigned` hears of
+    the current assignment at the first fetch after `on_rebalance`, however early the group was
+    joined. `lag` covers the partitions fetched from. (tests/contracts/test_event_source.py)
     """
 
     async def fetch(self, *, timeout_s: float, max_records: int) -> list[Record]: ...
@@ -108,6 +112,12 @@ class StreamStore(Protocol):
     `session_ids` and of each claimed session, and atomically makes each claimed user the
     owner of a session that has none (SET NX). It answers the owners as they were *before* the
     call: a claimed session missing from the answer had no owner and is now the claimed user's.
+
+    The dedup window is the newest `dedup_window` ids of each user, trimmed after each call; a
+    user's stream and ids live `channel_ttl` seconds after the last call that appended to them,
+    an owner `owner_ttl_s` after the last call that set or taught it. A user whose keys Redis
+    refuses (wrong type) gets `refused` results and the rest of the batch is written.
+    (tests/contracts/test_stream_store.py)
     """
 
     async def publish(self, messages: Sequence[SseMessage]) -> list[PublishResult]: ...
@@ -134,6 +144,8 @@ class DeadLetters(Protocol):
     `send` returns only after the broker acknowledged every letter (so the source offset may
     then be committed); raises DeadLetterUnavailable otherwise. Not idempotent: a crash between
     send and commit may dead-letter a record twice, which is harmless for inspection and replay.
+    A letter larger than the topic takes is cut to fit (value, then original headers, then key)
+    and marked truncated, never refused for its size. (tests/contracts/test_dead_letters.py)
     """
 
     async def send(self, letters: Sequence[DeadLetter]) -> None: ...
