@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
+from application.batch_triage import Decoded, Triage, Waiting
 from application.owners import OwnerCache
 from application.ports import DeadLetter
 from domain.checks import is_uuid
-from domain.fields import RawEvent
 from domain.filter import EventFilter
 from domain.headers import known_headers
 from domain.mapper import SseMapper
@@ -19,59 +18,9 @@ from domain.reasons import Reason, Rejection, Verdict, internal_error
 from domain.tracecontext import TraceParent
 from domain.users import owned_by, resolve_user
 
+__all__ = ["Decoded", "Triage", "Triager", "Waiting"]
+
 T = TypeVar("T")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-@dataclass(slots=True)
-class Decoded:
-    """Phase one of a batch: each record decoded (or refused)."""
-
-    records: Sequence[Record]
-    objects: list[dict[str, Any] | Rejection]
-
-
-@dataclass(slots=True)
-class Waiting:
-    """An owner-less event whose session only the shared index can tell the owner of: screened
-    once, it waits for the index's answer at its place in the batch (`at` among the
-    deliveries, `letter_at` among the dead letters). `named` is the user an earlier record
-    named for the session, claimed for it in the index (None: the index is only asked)."""
-
-    record: Record
-    raw: RawEvent
-    named: str | None
-    traceparent: TraceParent | None
-    at: int
-    letter_at: int
-
-
-@dataclass(slots=True)
-class Triage:
-    """Phase two: the verdict for every record of the batch, and what to ask the owner index.
-
-    Owner-less events are routed by confirmed owners; an event whose session has none waits
-    (`waiting`) for the index, asked about each such session (`lookups`), or asked to make the
-    user an earlier delivered record of the session named its owner (`claims`), until
-    `Triager.settle` decides it.
-    """
-
-    deliver: list[tuple[Record, SseMessage]] = field(default_factory=list)
-    letters: list[DeadLetter] = field(default_factory=list)
-    ignored: list[Record] = field(default_factory=list)
-    ignored_by_reason: dict[str, int] = field(default_factory=dict)
-    invalid_by_reason: dict[str, int] = field(default_factory=dict)
-    unroutable: list[Record] = field(default_factory=list)  # owner unknown because Redis was down
-    waiting: list[Waiting] = field(default_factory=list)
-    lookups: set[str] = field(default_factory=set)
-    claims: dict[str, str] = field(default_factory=dict)
-    sampled: int = 0  # deliveries whose record's trace is sampled (they carry `traceparent`)
-    now: datetime = _EPOCH  # the time the triage's time checks were made at
-
-    @property
-    def asks(self) -> bool:
-        """Whether some of its events wait for the owner index's answer."""
-        return bool(self.waiting)
 
 
 def _count(counts: dict[str, int], key: str) -> None:
