@@ -163,7 +163,12 @@ class BatchReport:
     dead_lettered: int = 0
     duplicates: int = 0
     publish_seconds: float | None = None
-    end_to_end_seconds: list[float] = field(default_factory=list)
+    end_to_end_seconds: list[float] = field(default_factory=list)  # event time -> Redis ack
+    # Where the time went (issue 16), for a batch taken from a fetch (not a retry): produce ->
+    # fetched per record (its Kafka CreateTime; at most HOP_SAMPLES of a batch, evenly
+    # spaced), and fetched -> Redis ack for the batch.
+    fetched_after_seconds: list[float] = field(default_factory=list)
+    acked_after_fetch_seconds: float | None = None
 
     @property
     def published(self) -> int:

@@ -30,6 +30,8 @@ class Attempt:
     letters_failed: bool = False
     dropped: str | None = None
     publish_seconds: float = 0.0
+    fetched_s: float | None = None  # when the batch was fetched (epoch s); None for a retry
+    acked_s: float | None = None  # when Redis answered the write (epoch s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +50,8 @@ def book(attempt: Attempt, *, now_s: float) -> Booked:
     letter keeps the whole batch (republishing is idempotent). A failed write keeps the batch
     but for the dead letters that went out beside it and were acknowledged: those are done, so
     a retry (which may route differently once more owners are known) cannot also deliver one.
-    `now_s` (epoch seconds) dates the end-to-end latencies of what was published."""
+    `now_s` (epoch seconds) dates the end-to-end latencies of what was published when the
+    time Redis answered is not known."""
     records, triage = attempt.records, attempt.triage
     report = BatchReport(
         consumed=len(records),
@@ -57,7 +60,10 @@ def book(attempt: Attempt, *, now_s: float) -> Booked:
         dead_lettered=len(triage.letters),
     )
     if attempt.results is not None:
-        _published(report, triage, attempt.results, attempt.publish_seconds, now_s)
+        acked_s = attempt.acked_s or now_s
+        _published(report, triage, attempt.results, attempt.publish_seconds, acked_s)
+        if attempt.fetched_s is not None and triage.deliver:
+            _hops(report, records, attempt.fetched_s, acked_s)
     if attempt.letters_failed:
         return Booked(kept=records)
     if attempt.dropped is not None:
@@ -104,6 +110,20 @@ def _published(
         by_type[message.event_type] = by_type.get(message.event_type, 0) + 1
         if message.timestamp_s:
             latencies.append(now_s - message.timestamp_s)
+
+
+HOP_SAMPLES = 100  # records per batch whose produce -> fetched time is reported
+
+
+def _hops(report: BatchReport, records: Sequence[Record], fetched_s: float, acked_s: float) -> None:
+    """Produce -> fetched (the record's CreateTime, when the source knows it) for at most
+    HOP_SAMPLES records evenly spaced through the batch, and fetched -> Redis ack."""
+    step = max(len(records) / HOP_SAMPLES, 1.0)
+    sampled = (records[int(i * step)] for i in range(min(len(records), HOP_SAMPLES)))
+    report.fetched_after_seconds = [
+        fetched_s - r.timestamp_ms / 1000 for r in sampled if r.timestamp_ms > 0
+    ]
+    report.acked_after_fetch_seconds = acked_s - fetched_s
 
 
 def log_fields(r: BatchReport, breaker: str) -> dict[str, Any]:

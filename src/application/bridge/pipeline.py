@@ -26,6 +26,7 @@ class Batch:
     records: Sequence[Record]
     triage: Triage
     lookup: asyncio.Future[dict[str, str]] | None
+    fetched_s: float | None = None  # when it was fetched (epoch s); None for a retry
 
     async def answered(self) -> None:
         """Wait for a lookup whose answer is no longer needed (the batch goes another way)."""
@@ -70,12 +71,17 @@ class Pipeline:
         self.ready: Batch | None = None  # prepared, written next
         self.writing: Write | None = None  # the last batch's write, in flight or not yet booked
 
+    def writing_in_flight(self) -> bool:
+        """A write went out and has not answered yet."""
+        return self.writing is not None and not self.writing.answered()
+
     def _doubtful(self) -> bool:
         return bool(self._backlog) or self._breaker.state is not BreakerState.CLOSED
 
-    async def take(self, records: Sequence[Record]) -> None:
-        """A new batch: decoded, then the batch before it starts its write, then this one is
-        triaged (while that write is in flight) and waits for its own (`ready`)."""
+    async def take(self, records: Sequence[Record], *, fetched_s: float | None = None) -> None:
+        """A new batch (fetched at `fetched_s`): decoded, then the batch before it starts its
+        write, then this one is triaged (while that write is in flight) and waits for its own
+        (`ready`)."""
         if self._doubtful():
             await self.flush()
             await self.one_at_a_time(records, retry=False)
@@ -83,6 +89,7 @@ class Pipeline:
         decoded = self._triager.decode(records)
         await self.send_ready()
         batch = await self._prepared(decoded, ask=True)
+        batch.fetched_s = fetched_s
         if self._doubtful():  # the write before failed while this batch was triaged
             await batch.answered()
             await self.flush()
@@ -178,4 +185,6 @@ class Pipeline:
             except StoreUnavailable as exc:
                 return self._writer.unasked(batch.records, batch.triage, retry=retry, error=exc)
             self._triager.settle(batch.triage, before)
-        return self._writer.start(batch.records, batch.triage, retry=retry)
+        return self._writer.start(
+            batch.records, batch.triage, retry=retry, fetched_s=batch.fetched_s
+        )

@@ -79,6 +79,9 @@ class BridgeService:
             policy=policy,
         )
         self._lock = asyncio.Lock()
+        self._ahead: list[Record] = []  # fetched (started), the pipeline's next batch
+        self._ahead_at = 0.0  # when it was fetched (epoch s)
+        self._fetch_timeout_s = policy.fetch_timeout_s
         self._closed = False
         self._unassigned_since: float | None = clock.monotonic()
         source.on_rebalance(revoked=self._on_revoked, assigned=self._on_assigned)
@@ -129,6 +132,7 @@ class BridgeService:
         A new batch is triaged while the previous batch's write is still in flight, so the CPU
         work of one batch overlaps the Redis and dead-letter round trips of the one before; the
         writes themselves stay one at a time, in fetch order. `settle()` waits for the last one.
+        A triaged batch never waits for records that have not arrived (`_take`).
         """
         now = self._clock.monotonic()
         self._accounts.note(self._breaker.poll(now))
@@ -142,20 +146,50 @@ class BridgeService:
         elif backlog and backlog.holds_partitions():
             # Partitions are paused, so this only waits (and keeps the group membership).
             await self._idle(self._wait_s(now))
-        else:
-            records = await self._source.fetch(
-                timeout_s=self._policy.fetch_timeout_s, max_records=self._policy.max_batch
-            )
-            if not records:
-                # Caught up: finish the last write and commit it now, not an interval later.
-                async with self._lock:
-                    await self._pipeline.flush()
-                await self._commits.maybe(force=True)  # never under the lock: see _on_revoked
-                return
+        elif not await self._take():
+            # Caught up: finish the last write and commit it now, not an interval later.
             async with self._lock:
-                self._started(records)
-                await self._pipeline.take(records)
+                await self._pipeline.flush()
+            await self._commits.maybe(force=True)  # never under the lock: see _on_revoked
+            return
         await self._commits.maybe(force=False)
+
+    async def _take(self) -> bool:
+        """Feed the pipeline the next batch; False when there was none (caught up).
+
+        The records fetched ahead come first; else a fetch, which waits for records only when
+        no triaged batch waits for its write. Once a batch is triaged and no write is in
+        flight, whatever is already there is fetched at once (timeout 0): if anything is,
+        it is the next batch, triaged while this one is written (the overlap); if nothing is,
+        this batch is written now. So a write never waits for records that are not coming.
+        Fetches run outside the lock: a rebalance callback may run inside them.
+        """
+        pipeline = self._pipeline
+        records, self._ahead = self._ahead, []
+        fetched_s = self._ahead_at
+        if not records:
+            waiting = pipeline.ready is not None
+            records, fetched_s = await self._fetch(0.0 if waiting else self._fetch_timeout_s)
+            if not records:
+                if not waiting:
+                    return False
+                async with self._lock:
+                    await pipeline.send_ready()  # nothing more came: write it now
+                return True
+        async with self._lock:
+            await pipeline.take(records, fetched_s=fetched_s)
+        if pipeline.ready is not None and not pipeline.writing_in_flight():
+            self._ahead, self._ahead_at = await self._fetch(0.0)
+            if not self._ahead:
+                async with self._lock:
+                    await pipeline.send_ready()
+        return True
+
+    async def _fetch(self, timeout_s: float) -> tuple[list[Record], float]:
+        """A fetch, its records started, and when it returned (epoch s)."""
+        records = await self._source.fetch(timeout_s=timeout_s, max_records=self._policy.max_batch)
+        self._started(records)
+        return records, self._clock.wall().timestamp()
 
     def _started(self, records: Sequence[Record]) -> None:
         start = self._tracker.start
@@ -192,6 +226,7 @@ class BridgeService:
             # Unfinished work of revoked partitions is abandoned: the next owner gets it again
             # from the committed offset, and idempotent writes make the redelivery harmless.
             self._backlog.forget(partitions)
+            self._ahead = [r for r in self._ahead if r.partition not in partitions]
             self._tracker.forget(partitions)
             if not self._source.assignment() - partitions:
                 self._unassigned_since = self._clock.monotonic()
@@ -208,6 +243,9 @@ class BridgeService:
             return
         self._closed = True
         async with self._lock:
+            ahead, self._ahead = self._ahead, []
+            if ahead:  # fetched already: finished too, rather than fetched again by the next
+                await self._pipeline.take(ahead, fetched_s=self._ahead_at)
             await self._pipeline.flush()
             if self._backlog and self._breaker.allow(self._clock.monotonic()):
                 await self._pipeline.one_at_a_time(self._backlog.records, retry=True)

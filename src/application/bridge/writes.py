@@ -32,6 +32,7 @@ class Published:
     results: list[PublishResult] | StoreUnavailable
     seconds: float
     refused_letters: DeadLetterUnavailable | None = None
+    acked_s: float | None = None  # when Redis answered (epoch s)
 
 
 @dataclass(slots=True)
@@ -51,6 +52,7 @@ class Write:
     traced_at: list[int] = field(default_factory=list)  # where the traced deliveries are
     dropped: str | None = None
     lookup_error: StoreUnavailable | None = None
+    fetched_s: float | None = None  # when its batch was fetched (epoch s); None for a retry
 
     async def done(self) -> None:
         # Neither raises: failures come back as values.
@@ -58,6 +60,10 @@ class Write:
             await self.published
         if self.lettered is not None:
             await self.lettered
+
+    def answered(self) -> bool:
+        """Every call of the write has answered (`done` would not wait)."""
+        return all(f is None or f.done() for f in (self.published, self.lettered))
 
     @property
     def store_error(self) -> StoreUnavailable | None:
@@ -91,6 +97,8 @@ class Write:
             letters_failed=self.dead_letter_error is not None,
             dropped=self.dropped,
             publish_seconds=published.seconds if published is not None else 0.0,
+            fetched_s=self.fetched_s,
+            acked_s=published.acked_s if published is not None else None,
         )
 
     def traced_results(self, results: Sequence[PublishResult]) -> list[PublishResult]:
@@ -109,7 +117,14 @@ class Writer:
         self._telemetry = telemetry
         self._clock = clock
 
-    def start(self, records: Sequence[Record], triage: Triage, *, retry: bool) -> Write:
+    def start(
+        self,
+        records: Sequence[Record],
+        triage: Triage,
+        *,
+        retry: bool,
+        fetched_s: float | None = None,
+    ) -> Write:
         """The publish and the dead letters go out now; spans start for sampled traces."""
         trace: PublishTrace = UNTRACED
         traced_at: list[int] = []
@@ -124,6 +139,7 @@ class Writer:
             asyncio.ensure_future(self.send_letters(triage.letters)),
             trace,
             traced_at,
+            fetched_s=fetched_s,
         )
 
     def dropped(
@@ -151,12 +167,13 @@ class Writer:
         except StoreUnavailable as exc:
             return Published(exc, 0.0)
         seconds = self._clock.monotonic() - started
+        acked_s = self._clock.wall().timestamp()
         refused = [
             DeadLetter(record, Reason.INTERNAL_ERROR.value, result.refused)
             for (record, _), result in zip(deliver, results, strict=True)
             if result.refused is not None
         ]
-        return Published(results, seconds, await self.send_letters(refused))
+        return Published(results, seconds, await self.send_letters(refused), acked_s)
 
     async def send_letters(self, letters: list[DeadLetter]) -> DeadLetterUnavailable | None:
         """Only I/O: None once the dead-letter topic acknowledged them, or the failure."""

@@ -104,3 +104,20 @@ def test_every_record_is_either_finished_or_kept_once(
     assert (booked.report is None) == (not booked.finished)
     if booked.report is not None:
         assert booked.report.consumed == len(booked.finished)
+
+
+def test_a_fetched_batch_says_where_its_time_went_and_a_retry_does_not() -> None:
+    records, t = batch()
+    stamped = [Record(P, r.offset, None, b"{}", (), int((NOW - 0.010) * 1000)) for r in records]
+    t.deliver = [(stamped[i], m) for i, (_, m) in zip((0, 2, 3), t.deliver, strict=True)]
+    results = [ok(), ok(), ok()]
+    fetched = Attempt(stamped, t, results, fetched_s=NOW - 0.004, acked_s=NOW - 0.001)
+    report = book(fetched, now_s=NOW).report
+    assert report is not None
+    assert report.fetched_after_seconds == pytest.approx([0.006] * 6, abs=1e-6)  # CreateTime
+    assert report.acked_after_fetch_seconds == pytest.approx(0.003, abs=1e-6)
+    assert report.end_to_end_seconds[0] == pytest.approx(-0.001, abs=1e-6)  # to the ack, not now
+    retried = book(Attempt(stamped, t, results, acked_s=NOW), now_s=NOW).report
+    assert retried is not None
+    assert retried.fetched_after_seconds == []
+    assert retried.acked_after_fetch_seconds is None
