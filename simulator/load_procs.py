@@ -15,8 +15,10 @@ from simulator.bridge_process import EventBridgeProcess
 class ServiceProcess(EventBridgeProcess):
     """`eventbridge <command>` with settings from env, logging to `log`."""
 
-    def __init__(self, command: str, settings: Mapping[str, Any], log: Path) -> None:
-        super().__init__(command, settings, log)
+    def __init__(
+        self, command: str, settings: Mapping[str, Any], log: Path, *, python: str | None = None
+    ) -> None:
+        super().__init__(command, settings, log, python=python)
         self.settings = settings
 
     @property
