@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -17,9 +18,25 @@ from adapters.redis.settings import RedisSettings
 from adapters.redis.store import RedisStreamStore
 from application.fakes import FakeClock, FakeStreamStore
 from application.ports import StreamStore
+from domain.model import SseMessage
 from simulator.processes import free_port
 
 StoreFactory = Callable[..., AbstractAsyncContextManager["StoreHarness"]]
+
+
+def message(
+    user: str, session: str, *, event_id: str | None = None, teaches: bool = True
+) -> SseMessage:
+    """An SSE message of `user` in `session` (a new event id unless given)."""
+    eid = event_id or str(uuid.uuid4())
+    return SseMessage(
+        user,
+        session,
+        eid,
+        "Genesis.Session.Theme.Proposed",
+        b'{"event_id":"%s"}' % eid.encode(),
+        teaches_owner=teaches,
+    )
 
 
 @dataclass

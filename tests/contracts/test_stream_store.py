@@ -3,33 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 
 from application.ports import StoreUnavailable
-from domain.model import SseMessage
-from tests.contracts.store_harness import StoreFactory, StoreHarness, stores
+from tests.contracts.store_harness import StoreFactory, StoreHarness, message, stores
 
 __all__ = ["stores"]  # the fixture, parametrised over the fake and the real adapter
 
 pytestmark = pytest.mark.timeout(60)
-
-
-def message(
-    user: str, session: str, *, event_id: str | None = None, teaches: bool = True
-) -> SseMessage:
-    eid = event_id or str(uuid.uuid4())
-    return SseMessage(
-        user,
-        session,
-        eid,
-        "Genesis.Session.Theme.Proposed",
-        b'{"event_id":"%s"}' % eid.encode(),
-        teaches_owner=teaches,
-    )
 
 
 def run(stores: StoreFactory, body: Callable[[StoreHarness], Awaitable[None]], **kw: Any) -> None:

@@ -14,22 +14,9 @@ from adapters.redis.settings import RedisSettings
 from adapters.redis.store import RedisStreamStore
 from domain.model import SseMessage
 from simulator.services import Services
+from tests.contracts.store_harness import message
 
 StoreFactory = Callable[[], Any]
-
-
-def message(
-    user: str, session: str, *, event_id: str | None = None, teaches: bool = True
-) -> SseMessage:
-    eid = event_id or str(uuid.uuid4())
-    return SseMessage(
-        user,
-        session,
-        eid,
-        "Genesis.Session.Theme.Proposed",
-        b'{"event_id":"%s"}' % eid.encode(),
-        teaches_owner=teaches,
-    )
 
 
 @asynccontextmanager
