@@ -1,7 +1,8 @@
 """The bridge process's core: Kafka → filter → breaker → map → Redis, as a small package.
 
-- `service`: the loop (retry the backlog when due, else fetch and feed the pipeline),
-  rebalances, drain.
+- `service`: the loop (retry the backlog when due, else feed the pipeline), rebalances,
+  drain.
+- `feed`: what is fetched when, so a write never waits for records that have not arrived.
 - `pipeline`: the one way of every batch, prepare → send → write → book, at depth 2 while
   Redis looks healthy, at depth 1 in any doubt.
 - `writes`: a batch's Redis publish and dead letters in flight together, failures as values.

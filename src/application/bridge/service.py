@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
 
 from application.bridge.accounts import Accounts
 from application.bridge.backlog import Backlog
 from application.bridge.commits import Commits
+from application.bridge.feed import Feed
 from application.bridge.pipeline import Pipeline
 from application.bridge.writes import Writer
 from application.policy import BridgePolicy
@@ -23,7 +23,7 @@ from application.ports import (
 )
 from application.triage import Triager
 from domain.breaker import BreakerState, CircuitBreaker
-from domain.model import Partition, Record
+from domain.model import Partition
 from domain.offsets import OffsetTracker
 
 log = logging.getLogger("eventbridge.bridge")
@@ -79,9 +79,14 @@ class BridgeService:
             policy=policy,
         )
         self._lock = asyncio.Lock()
-        self._ahead: list[Record] = []  # fetched (started), the pipeline's next batch
-        self._ahead_at = 0.0  # when it was fetched (epoch s)
-        self._fetch_timeout_s = policy.fetch_timeout_s
+        self._feed = Feed(
+            source=source,
+            tracker=self._tracker,
+            pipeline=self._pipeline,
+            lock=self._lock,
+            clock=clock,
+            policy=policy,
+        )
         self._closed = False
         self._unassigned_since: float | None = clock.monotonic()
         source.on_rebalance(revoked=self._on_revoked, assigned=self._on_assigned)
@@ -132,7 +137,7 @@ class BridgeService:
         A new batch is triaged while the previous batch's write is still in flight, so the CPU
         work of one batch overlaps the Redis and dead-letter round trips of the one before; the
         writes themselves stay one at a time, in fetch order. `settle()` waits for the last one.
-        A triaged batch never waits for records that have not arrived (`_take`).
+        A triaged batch never waits for records that have not arrived (`feed.py`).
         """
         now = self._clock.monotonic()
         self._accounts.note(self._breaker.poll(now))
@@ -146,55 +151,13 @@ class BridgeService:
         elif backlog and backlog.holds_partitions():
             # Partitions are paused, so this only waits (and keeps the group membership).
             await self._idle(self._wait_s(now))
-        elif not await self._take():
+        elif not await self._feed.next_batch():
             # Caught up: finish the last write and commit it now, not an interval later.
             async with self._lock:
                 await self._pipeline.flush()
             await self._commits.maybe(force=True)  # never under the lock: see _on_revoked
             return
         await self._commits.maybe(force=False)
-
-    async def _take(self) -> bool:
-        """Feed the pipeline the next batch; False when there was none (caught up).
-
-        The records fetched ahead come first; else a fetch, which waits for records only when
-        no triaged batch waits for its write. Once a batch is triaged and no write is in
-        flight, whatever is already there is fetched at once (timeout 0): if anything is,
-        it is the next batch, triaged while this one is written (the overlap); if nothing is,
-        this batch is written now. So a write never waits for records that are not coming.
-        Fetches run outside the lock: a rebalance callback may run inside them.
-        """
-        pipeline = self._pipeline
-        records, self._ahead = self._ahead, []
-        fetched_s = self._ahead_at
-        if not records:
-            waiting = pipeline.ready is not None
-            records, fetched_s = await self._fetch(0.0 if waiting else self._fetch_timeout_s)
-            if not records:
-                if not waiting:
-                    return False
-                async with self._lock:
-                    await pipeline.send_ready()  # nothing more came: write it now
-                return True
-        async with self._lock:
-            await pipeline.take(records, fetched_s=fetched_s)
-        if pipeline.ready is not None and not pipeline.writing_in_flight():
-            self._ahead, self._ahead_at = await self._fetch(0.0)
-            if not self._ahead:
-                async with self._lock:
-                    await pipeline.send_ready()
-        return True
-
-    async def _fetch(self, timeout_s: float) -> tuple[list[Record], float]:
-        """A fetch, its records started, and when it returned (epoch s)."""
-        records = await self._source.fetch(timeout_s=timeout_s, max_records=self._policy.max_batch)
-        self._started(records)
-        return records, self._clock.wall().timestamp()
-
-    def _started(self, records: Sequence[Record]) -> None:
-        start = self._tracker.start
-        for record in records:
-            start(record.partition, record.offset)
 
     async def settle(self) -> None:
         """Everything in flight done: the writes booked and the commit in flight answered."""
@@ -212,11 +175,8 @@ class BridgeService:
         return min(max(target - now, 0.0), self._policy.fetch_timeout_s * 5)
 
     async def _idle(self, seconds: float) -> None:
-        records = await self._source.fetch(
-            timeout_s=max(seconds, 0.01), max_records=self._policy.max_batch
-        )
+        records, _ = await self._feed.fetch(max(seconds, 0.01))
         if records:  # a partition assigned during the outage, fetched before we paused it
-            self._started(records)
             self._backlog.keep(records, retry=False)  # behind the rest, partitions paused
 
     async def _on_revoked(self, partitions: frozenset[Partition]) -> None:
@@ -226,7 +186,7 @@ class BridgeService:
             # Unfinished work of revoked partitions is abandoned: the next owner gets it again
             # from the committed offset, and idempotent writes make the redelivery harmless.
             self._backlog.forget(partitions)
-            self._ahead = [r for r in self._ahead if r.partition not in partitions]
+            self._feed.forget(partitions)
             self._tracker.forget(partitions)
             if not self._source.assignment() - partitions:
                 self._unassigned_since = self._clock.monotonic()
@@ -243,9 +203,7 @@ class BridgeService:
             return
         self._closed = True
         async with self._lock:
-            ahead, self._ahead = self._ahead, []
-            if ahead:  # fetched already: finished too, rather than fetched again by the next
-                await self._pipeline.take(ahead, fetched_s=self._ahead_at)
+            await self._feed.finish_ahead()
             await self._pipeline.flush()
             if self._backlog and self._breaker.allow(self._clock.monotonic()):
                 await self._pipeline.one_at_a_time(self._backlog.records, retry=True)
