@@ -35,11 +35,10 @@ from adapters.redis.keys import RedisKeys
 from adapters.redis.settings import RedisSettings
 from adapters.redis.store import RedisStreamStore
 from adapters.telemetry.setup import SAMPLER_ENV
-from application.owners import OwnerCache
-from application.triage import Triager
 from domain.filter import EventFilter, FilterPolicy
 from domain.mapper import SseMapper
 from domain.model import Partition, Record
+from eventbridge.triager import build_triager
 from simulator.bridge_process import EventBridgeProcess
 from simulator.genesis import generate_n
 from simulator.produce import produce_all
@@ -73,13 +72,7 @@ async def kafka_ceiling(s: Services, topic: str, n: int) -> float:
 
 
 def messages_for(records: list[Any]) -> list[Any]:
-    triager = Triager(
-        event_filter=EventFilter(FilterPolicy()),
-        mapper=SseMapper(dumps=orjson.dumps),
-        owners=OwnerCache(),
-        loads=orjson.loads,
-        max_record_bytes=1 << 20,
-    )
+    triager = build_triager()
     raw = [Record(Partition("t", 0), i, r.key, r.value) for i, r in enumerate(records)]
     triage = triager.triage(triager.decode(raw), now=datetime.now(UTC))
     return [m for _, m in triage.deliver]

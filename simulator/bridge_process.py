@@ -26,16 +26,21 @@ def settings_env(settings: Mapping[str, Any]) -> dict[str, str]:
 
 
 class EventBridgeProcess:
-    """`python -m eventbridge <command>` with settings from env; logs to `log`."""
+    """`python -m eventbridge <command>` with settings from env; logs to `log`. `python` is
+    the interpreter (default: this one), e.g. another checkout's `.venv/bin/python`, so that
+    one run can measure two versions of EventBridge side by side."""
 
-    def __init__(self, command: str, settings: Mapping[str, Any], log: Path) -> None:
+    def __init__(
+        self, command: str, settings: Mapping[str, Any], log: Path, *, python: str | None = None
+    ) -> None:
         self.command = command
         self.env = {**os.environ, **settings_env(settings)}
         self.log = log
+        self.python = python or sys.executable
         self._proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        argv = [sys.executable, "-m", "eventbridge", self.command]
+        argv = [self.python, "-m", "eventbridge", self.command]
         self._proc = spawn(argv, log=self.log, env=self.env)
 
     @property

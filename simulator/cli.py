@@ -1,4 +1,4 @@
-"""The simulator's command line: prefetch, env, traffic, load, demo and the soaks."""
+"""The simulator's command line: prefetch, env, traffic, load, sweep, demo and the soaks."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from simulator.local_kafka import KAFKA_VERSION, ensure_jars
 from simulator.processes import Cancelled
 from simulator.services import TOPOLOGIES, TOPOLOGY_ENV, Services, services
 from simulator.soak import add_soak_commands
+from simulator.sweep import add_sweep_arguments
 from simulator.traffic import DEFAULT_TOPIC, add_traffic_arguments
 
 log = logging.getLogger("simulator.env")
@@ -101,6 +102,11 @@ def _parser() -> argparse.ArgumentParser:
     add_traffic_arguments(load, rate=300.0, users=50)
     add_load_arguments(load)
 
+    sweep = sub.add_parser(
+        "sweep", help="latency produce → browser at several rates, per hop, with a plot"
+    )
+    add_sweep_arguments(sweep)
+
     hostile = sub.add_parser(
         "hostile", help="hostile records among Genesis traffic through a real bridge, verified"
     )
@@ -136,6 +142,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from simulator.load import run_load  # noqa: PLC0415
 
         return run_load(args)
+    if args.command == "sweep":
+        from simulator.sweep import run_sweep  # noqa: PLC0415
+
+        return run_sweep(args)
     if args.command == "hostile":
         from simulator.hostile_run import run_from_cli  # noqa: PLC0415
 

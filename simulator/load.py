@@ -43,6 +43,7 @@ class LoadPlan:
     png: Path | None
     json: Path | None
     workdir: Path | None
+    python: str | None = None  # the interpreter of the EventBridge processes (another checkout's)
 
 
 def plan_from(args: argparse.Namespace) -> LoadPlan:
@@ -56,6 +57,7 @@ def plan_from(args: argparse.Namespace) -> LoadPlan:
         png=args.report,
         json=args.json,
         workdir=args.workdir,
+        python=args.eventbridge_python,
     )
 
 
@@ -104,8 +106,13 @@ class LoadRun:
         self.settings = process_settings(svc, self.unique, port=self.port, secret=self.secret)
         self.settings["circuit_breaker"] = {"policy": plan.policy, "cool_down_s": plan.cool_down_s}
         self.topic = self.settings["kafka"]["topic"]
-        self.bridge = ServiceProcess("bridge", self.settings, workdir / "bridge.log")
-        self.gateway = ServiceProcess("gateway", self.settings, workdir / "gateway.log")
+        self.bridge = ServiceProcess(
+            "bridge", self.settings, workdir / "bridge.log", python=plan.python
+        )
+        self.gateway = ServiceProcess(
+            "gateway", self.settings, workdir / "gateway.log", python=plan.python
+        )
+        self.metrics: dict[str, str] = {}  # each process's /metrics at the end of the traffic
         self.tally = Tally()
         self.sent: list[tuple[str, float]] = []
         self.got: set[str] = set()
@@ -131,7 +138,31 @@ class LoadRun:
             self.bridge.wait_logged("bridge started")
             self.gateway.wait_http(f"{self.base_url}/livez")
             asyncio.run(self._drive())
+            self.metrics = self._scrape()
         return asyncio.run(self._report())
+
+    def _scrape(self) -> dict[str, str]:
+        """The bridge's and the gateway's /metrics, as they stand ("" when not served)."""
+        port = next(
+            (
+                e.get("port")
+                for e in self.bridge.log_entries()
+                if e.get("message") == "bridge http listening"
+            ),
+            None,
+        )
+        urls = {"gateway": f"{self.base_url}/metrics"}
+        if port:
+            urls["bridge"] = f"http://127.0.0.1:{port}/metrics"
+        out = dict.fromkeys(("bridge", "gateway"), "")
+        for name, url in urls.items():
+            try:
+                response = httpx.get(url, timeout=5.0)
+            except httpx.HTTPError:
+                continue
+            if response.status_code == 200:
+                out[name] = response.text
+        return out
 
     async def _drive(self) -> None:
         stop = asyncio.Event()
@@ -268,3 +299,14 @@ def add_load_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--report", type=Path, default=Path("docs/load-report.png"))
     parser.add_argument("--json", type=Path, default=None, help="also write the report as JSON")
     parser.add_argument("--workdir", type=Path, default=None, help="keep logs here")
+    add_python_argument(parser)
+
+
+def add_python_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--eventbridge-python",
+        default=None,
+        metavar="PYTHON",
+        help="run the bridge and gateway with this interpreter (e.g. another checkout's "
+        ".venv/bin/python), to measure another version in the same run",
+    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -11,31 +10,16 @@ from typing import Any
 import httpx
 
 from simulator.bridge_process import EventBridgeProcess
-from simulator.processes import spawn
-
-
-def _cli_serves(command: str) -> bool:
-    # `eventbridge gateway`/`run` arrive in the CLI separately; until then use the stand-in.
-    from eventbridge import cli  # noqa: PLC0415
-
-    return command == "bridge" or "gateway_runtime" in Path(cli.__file__).read_text()
 
 
 class ServiceProcess(EventBridgeProcess):
-    """`eventbridge <command>` (or its stand-in) with settings from env, logging to `log`."""
+    """`eventbridge <command>` with settings from env, logging to `log`."""
 
-    def __init__(self, command: str, settings: Mapping[str, Any], log: Path) -> None:
-        super().__init__(command, settings, log)
+    def __init__(
+        self, command: str, settings: Mapping[str, Any], log: Path, *, python: str | None = None
+    ) -> None:
+        super().__init__(command, settings, log, python=python)
         self.settings = settings
-
-    @property
-    def argv(self) -> list[str]:
-        if _cli_serves(self.command):
-            return [sys.executable, "-m", "eventbridge", self.command]
-        return [sys.executable, "-m", "simulator.load_gateway", self.command]
-
-    def start(self) -> None:
-        self._proc = spawn(self.argv, log=self.log, env=self.env)
 
     @property
     def pid(self) -> int | None:

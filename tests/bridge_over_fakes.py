@@ -11,24 +11,11 @@ import orjson
 from adapters.telemetry.memory import InMemoryTelemetry
 from application.bridge import BridgeService
 from application.fakes import FakeClock, FakeDeadLetters, FakeEventSource, FakeStreamStore
-from application.owners import OwnerCache
 from application.policy import BridgePolicy
 from application.ports import DeadLetters, StreamStore, Telemetry
 from application.triage import Triager
 from domain.breaker import CircuitBreaker
-from domain.filter import EventFilter, FilterPolicy
-from domain.mapper import SseMapper
-
-
-def default_triager(max_record_bytes: int, owners: OwnerCache | None = None) -> Triager:
-    """The default filter and mapper, with orjson, and a fresh owner memory (or `owners`)."""
-    return Triager(
-        event_filter=EventFilter(FilterPolicy()),
-        mapper=SseMapper(dumps=orjson.dumps),
-        owners=owners if owners is not None else OwnerCache(),
-        loads=orjson.loads,
-        max_record_bytes=max_record_bytes,
-    )
+from eventbridge.triager import build_triager
 
 
 def bridge_over_fakes(
@@ -40,6 +27,7 @@ def bridge_over_fakes(
     telemetry: Telemetry | None = None,
     breaker: CircuitBreaker | None = None,
     policy: BridgePolicy | None = None,
+    triager: Triager | None = None,
 ) -> BridgeService:
     """A bridge process (a fresh memory) over `source`; fresh fakes for what is not given."""
     policy = policy or BridgePolicy()
@@ -50,7 +38,7 @@ def bridge_over_fakes(
         telemetry=telemetry or InMemoryTelemetry(),
         clock=clock,
         breaker=breaker or CircuitBreaker(),
-        triager=default_triager(policy.max_record_bytes),
+        triager=triager or build_triager(),
         policy=policy,
     )
 

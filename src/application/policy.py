@@ -23,7 +23,6 @@ class BridgePolicy:
     commit_interval_s: float = 1.0
     on_open: OpenPolicy = OpenPolicy.PAUSE
     retry_backoff_s: float = 0.5
-    max_record_bytes: int = 1_048_576
     # Records waiting for a retry (a failed write, and what came behind it): at this bound the
     # partitions pause whatever the policy, so no outage can grow it without end.
     max_backlog_records: int = 10_000
@@ -32,7 +31,6 @@ class BridgePolicy:
         for name in (
             "max_batch",
             "commit_every_records",
-            "max_record_bytes",
             "max_backlog_records",
         ):
             if getattr(self, name) < 1:

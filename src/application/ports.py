@@ -69,7 +69,11 @@ class EventSource(Protocol):
     raises SourceUnavailable only for errors that retrying cannot fix. `commit` is idempotent
     for equal offsets and raises SourceUnavailable when the group rejects it (for example after
     a rebalance took the partition away). Cancellation of `fetch` loses nothing: records not
-    returned are fetched again. Rebalance callbacks run inside `fetch`, before it returns.
+    returned are fetched again. Rebalance callbacks run inside `fetch`, before it returns: a
+    revoke while the partitions are still held (what is finished can be committed), and it may
+    revoke every partition and assign some back (Kafka's eager assignors); `assigned` hears of
+    the current assignment at the first fetch after `on_rebalance`, however early the group was
+    joined. `lag` covers the partitions fetched from. (tests/contracts/test_event_source.py)
     """
 
     async def fetch(self, *, timeout_s: float, max_records: int) -> list[Record]: ...
@@ -118,6 +122,12 @@ class StreamStore(Protocol):
     `session_ids` and of each claimed session, and atomically makes each claimed user the
     owner of a session that has none (SET NX). It answers the owners as they were *before* the
     call: a claimed session missing from the answer had no owner and is now the claimed user's.
+
+    The dedup window is the newest `dedup_window` ids of each user, trimmed after each call; a
+    user's stream and ids live `channel_ttl` seconds after the last call that appended to them,
+    an owner `owner_ttl_s` after the last call that set or taught it. A user whose keys Redis
+    refuses (wrong type) gets `refused` results and the rest of the batch is written.
+    (tests/contracts/test_stream_store.py)
     """
 
     async def publish(self, messages: Sequence[SseMessage]) -> list[PublishResult]: ...
@@ -144,6 +154,8 @@ class DeadLetters(Protocol):
     `send` returns only after the broker acknowledged every letter (so the source offset may
     then be committed); raises DeadLetterUnavailable otherwise. Not idempotent: a crash between
     send and commit may dead-letter a record twice, which is harmless for inspection and replay.
+    A letter larger than the topic takes is cut to fit (value, then original headers, then key)
+    and marked truncated, never refused for its size. (tests/contracts/test_dead_letters.py)
     """
 
     async def send(self, letters: Sequence[DeadLetter]) -> None: ...
@@ -161,7 +173,12 @@ class BatchReport:
     dead_lettered: int = 0
     duplicates: int = 0
     publish_seconds: float | None = None
-    end_to_end_seconds: list[float] = field(default_factory=list)
+    end_to_end_seconds: list[float] = field(default_factory=list)  # event time -> Redis ack
+    # Where the time went (issue 16), for a batch taken from a fetch (not a retry): produce ->
+    # fetched per record (its Kafka CreateTime; at most HOP_SAMPLES of a batch, evenly
+    # spaced), and fetched -> Redis ack for the batch.
+    fetched_after_seconds: list[float] = field(default_factory=list)
+    acked_after_fetch_seconds: float | None = None
 
     @property
     def published(self) -> int:
@@ -204,25 +221,17 @@ class BridgeHealth:
 
 
 class PublishTrace(Protocol):
-    """The spans of one publish attempt, ended once: `succeeded` or `failed`.
-
-    `messages` is what to write: a message whose record carried a W3C traceparent carries the
-    bridge span's traceparent in `trace` and the trace id in its data. Never raises.
-    """
-
-    @property
-    def messages(self) -> list[SseMessage]: ...
+    """The spans of one publish attempt, ended once: `succeeded` or `failed`. Never raises."""
 
     def succeeded(self, results: Sequence[PublishResult]) -> None: ...
 
     def failed(self, error: str) -> None: ...
 
 
-@dataclass(frozen=True, slots=True)
 class Untraced:
-    """A PublishTrace without spans: the messages as they are."""
+    """A PublishTrace without spans."""
 
-    messages: list[SseMessage]
+    __slots__ = ()
 
     def succeeded(self, results: Sequence[PublishResult]) -> None:
         return None
@@ -231,15 +240,24 @@ class Untraced:
         return None
 
 
+UNTRACED = Untraced()
+
+
 class Telemetry(Protocol):
-    """Metrics and traces, called with intent-named methods; never blocks, never raises.
+    """Metrics and traces, called with intent-named methods; never blocks, never raises, and
+    never changes what is written.
 
     No method takes a user id: labels stay bounded (event type, reason code, breaker state).
     """
 
     def batch_processed(self, report: BatchReport) -> None: ...
 
-    def publish_started(self, deliver: Sequence[tuple[Record, SseMessage]]) -> PublishTrace: ...
+    def publish_started(self, traced: Sequence[tuple[Record, SseMessage]]) -> PublishTrace:
+        """A write of these messages starts; each carries its record's sampled traceparent
+        (`SseMessage.traceparent`), and the application calls this only for those. Telemetry
+        observes: the messages are written as they are, whatever it does; the results come
+        back to the returned trace in the same order."""
+        ...
 
     def breaker_changed(self, old: str, new: str) -> None: ...
 

@@ -3,78 +3,50 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
+from application.batch_triage import Decoded, Triage, Waiting
 from application.owners import OwnerCache
 from application.ports import DeadLetter
 from domain.checks import is_uuid
-from domain.envelope import decode
 from domain.filter import EventFilter
+from domain.headers import known_headers
 from domain.mapper import SseMapper
-from domain.model import Record, SseMessage
+from domain.model import Envelope, Record, SseMessage
 from domain.reasons import Reason, Rejection, Verdict, internal_error
+from domain.tracecontext import TraceParent
+from domain.users import owned_by, resolve_user
 
+__all__ = ["Decoded", "Triage", "Triager", "Waiting"]
 
-@dataclass(slots=True)
-class Decoded:
-    """Phase one of a batch: each record decoded (or refused)."""
-
-    records: Sequence[Record]
-    objects: list[dict[str, Any] | Rejection]
-
-
-@dataclass(slots=True)
-class Triage:
-    """Phase two: the verdict for every record of the batch, and what to ask the owner index.
-
-    Owner-less events are routed by confirmed owners, else by the user an earlier delivered
-    record of the session named (`claims`: that user must win the session in the index before
-    the batch is written), else they have no owner (`lookups`: the index may know one).
-    """
-
-    deliver: list[tuple[Record, SseMessage]] = field(default_factory=list)
-    letters: list[DeadLetter] = field(default_factory=list)
-    ignored: list[Record] = field(default_factory=list)
-    ignored_by_reason: dict[str, int] = field(default_factory=dict)
-    invalid_by_reason: dict[str, int] = field(default_factory=dict)
-    unroutable: list[Record] = field(default_factory=list)  # owner unknown because Redis was down
-    lookups: set[str] = field(default_factory=set)
-    claims: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def asks(self) -> bool:
-        """Whether its routing waits for the owner index's answer."""
-        return bool(self.lookups or self.claims)
+T = TypeVar("T")
 
 
 def _count(counts: dict[str, int], key: str) -> None:
     counts[key] = counts.get(key, 0) + 1
 
 
-class _Routing:
-    """The session owners one triage routes by, noting what it must ask the index about."""
-
-    __slots__ = ("_out", "_owners")
-
-    def __init__(self, owners: OwnerCache, out: Triage) -> None:
-        self._owners, self._out = owners, out
-
-    def __call__(self, session_id: str) -> str | None:
-        owner = self._owners.get(session_id)
-        if owner is not None or not is_uuid(session_id):
-            return owner  # a session that is no UUID is refused by the filter: never asked
-        owner = self._owners.named(session_id)
-        if owner is not None:
-            self._out.claims.setdefault(session_id, owner)
-        else:
-            self._out.lookups.add(session_id)
-        return owner
+def _merged(base: list[T], inserts: list[tuple[int, T]]) -> list[T]:
+    """`base` with each item inserted at its position (positions in `base`, in order)."""
+    if not inserts:
+        return base
+    out: list[T] = []
+    done = 0
+    for at, item in inserts:
+        out += base[done:at]
+        done = at
+        out.append(item)
+    out += base[done:]
+    return out
 
 
 class Triager:
-    """Runs decode → filter → map over a batch; owners come from the shared index only."""
+    """Runs decode → filter → map over a batch; owners come from the shared index only.
+
+    Each record is extracted and screened once; an event waiting for the owner index is
+    decided from what was extracted, once the index answered (`settle`).
+    """
 
     def __init__(
         self,
@@ -83,25 +55,46 @@ class Triager:
         mapper: SseMapper,
         owners: OwnerCache,
         loads: Callable[[bytes], Any],
-        max_record_bytes: int,
     ) -> None:
         self._filter = event_filter
         self._mapper = mapper
         self._owners = owners
         self._loads = loads
-        self._max_record_bytes = max_record_bytes
 
-    def remember(self, owners: Mapping[str, str]) -> None:
-        """Owners the shared index holds: they route every later event of their sessions."""
-        self._owners.update(owners)
-
-    def settle(self, triage: Triage, before: Mapping[str, str]) -> bool:
-        """The index's answer to a triage's lookups and claims: each asked session's owner
-        *before* the call (a claimed session absent from it was free, and now belongs to the
-        claimed user). Remembered; True when the triage stands, i.e. it assumed just that."""
-        won = {s: user for s, user in triage.claims.items() if s not in before}
-        self._owners.update(won | dict(before))
-        return not before
+    def settle(self, triage: Triage, before: Mapping[str, str] | None) -> None:
+        """Decide the waiting events. `before` is the index's answer to the triage's lookups
+        and claims: each asked session's owner *before* the call (a claimed session absent
+        from it was free, and now belongs to the claimed user); remembered. A waiting event
+        goes to the owner the index had, else to the user claimed for it, else it has no
+        owner (`no_user`). `before=None`: the index could not be asked (Redis is known to be
+        down); an event with no claim for it is then unroutable."""
+        if before is not None:
+            won = {s: user for s, user in triage.claims.items() if s not in before}
+            self._owners.update(won | dict(before))
+        waiting, triage.waiting = triage.waiting, []
+        deliver: list[tuple[int, tuple[Record, SseMessage]]] = []
+        letters: list[tuple[int, DeadLetter]] = []
+        for w in waiting:
+            owner = before.get(w.raw.session_id) if before else None
+            try:
+                envelope = self._filter.admit(
+                    w.raw, owned_by(w.raw, owner or w.named), now=triage.now
+                )
+                verdict = self._message(envelope, w.traceparent)
+            except Exception as exc:  # one record's problem, never the batch's (SPEC §15)
+                verdict = internal_error(exc, "checking")
+            if isinstance(verdict, SseMessage):
+                deliver.append((w.at, (w.record, verdict)))
+                triage.sampled += bool(verdict.traceparent)
+            elif before is None and verdict.reason is Reason.NO_USER:
+                triage.unroutable.append(w.record)
+            else:
+                letters.append(
+                    (w.letter_at, DeadLetter(w.record, verdict.reason.value, verdict.message))
+                )
+                _count(triage.invalid_by_reason, verdict.reason.value)
+        triage.deliver = _merged(triage.deliver, deliver)
+        triage.letters = _merged(triage.letters, letters)
 
     def published(
         self, deliver: Sequence[tuple[Record, SseMessage]], owners: Sequence[str | None]
@@ -125,7 +118,7 @@ class Triager:
                 objects.append(Rejection(Reason.INVALID_UTF8, message))
                 continue
             try:
-                obj = decode(record.value, self._loads, self._max_record_bytes)
+                obj = self._filter.decode(record.value, self._loads)
             except Exception as exc:  # one record's problem, never the batch's (SPEC §15)
                 obj = internal_error(exc, "decoding")
             objects.append(obj)
@@ -136,46 +129,68 @@ class Triager:
         decoded: Decoded,
         *,
         now: datetime,
-        lookup_failed: bool = False,
         part: slice = slice(None),
         into: Triage | None = None,
     ) -> Triage:
-        """Verdicts in record order; with `lookup_failed`, owner-less events are unroutable.
+        """Verdicts in record order, but for the events that wait for the owner index.
 
         With `part` and `into`, one slice of the batch is added to a Triage in progress (the
         slices in order), so a caller can yield to other work between slices.
         """
-        out = Triage() if into is None else into
-        routing = _Routing(self._owners, out)
+        out = Triage(now=now) if into is None else into
         for record, obj in zip(decoded.records[part], decoded.objects[part], strict=True):
-            verdict: SseMessage | Rejection
+            verdict: SseMessage | Rejection | None
             try:
-                verdict = (
-                    obj if isinstance(obj, Rejection) else self._verdict(record, obj, now, routing)
-                )
+                verdict = obj if isinstance(obj, Rejection) else self._verdict(record, obj, out)
             except Exception as exc:  # one record's problem, never the batch's (SPEC §15)
                 verdict = internal_error(exc, "checking")
+            if verdict is None:
+                continue
             if isinstance(verdict, SseMessage):
                 out.deliver.append((record, verdict))
+                if verdict.traceparent:
+                    out.sampled += 1
             elif verdict.verdict is Verdict.IGNORED:
                 out.ignored.append(record)
                 _count(out.ignored_by_reason, verdict.reason.value)
-            elif lookup_failed and verdict.reason is Reason.NO_USER:
-                out.unroutable.append(record)
             else:
                 out.letters.append(DeadLetter(record, verdict.reason.value, verdict.message))
                 _count(out.invalid_by_reason, verdict.reason.value)
         return out
 
     def _verdict(
-        self, record: Record, obj: dict[str, Any], now: datetime, routing: _Routing
+        self, record: Record, obj: dict[str, Any], out: Triage
+    ) -> SseMessage | Rejection | None:
+        """Screen one decoded record, then route and map it; None when it waits for the
+        owner index (an owner-less event of a session with no confirmed owner)."""
+        headers, traceparent = known_headers(record.headers)
+        raw = self._filter.screen(obj, headers)
+        if isinstance(raw, Rejection):
+            return raw
+        owners = self._owners
+        if raw.user_value is None:
+            session = raw.session_id
+            # A session that is no UUID is refused by the filter: the index is never asked.
+            if owners.get(session) is None and is_uuid(session):
+                named = owners.named(session)
+                if named is not None:
+                    out.claims.setdefault(session, named)
+                else:
+                    out.lookups.add(session)
+                at = Waiting(record, raw, named, traceparent, len(out.deliver), len(out.letters))
+                out.waiting.append(at)
+                return None
+        user = resolve_user(raw, owners.get)
+        return self._message(self._filter.admit(raw, user, now=out.now), traceparent)
+
+    def _message(
+        self, checked: Envelope | Rejection, traceparent: TraceParent | None
     ) -> SseMessage | Rejection:
-        """Filter and map one decoded record; a delivery that names its user names the user
-        its session's later owner-less events are claimed for."""
-        checked = self._filter.check(obj, record.header, now=now, session_owner=routing)
+        """Map an admitted event; a delivery that names its user names the user its
+        session's later owner-less events are claimed for."""
         if isinstance(checked, Rejection):
             return checked
-        message = self._mapper.to_message(checked)
+        message = self._mapper.to_message(checked, traceparent)
         if isinstance(message, SseMessage) and message.teaches_owner:
             self._owners.name(message.session_id, message.user_id)
         return message

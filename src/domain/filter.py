@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from domain.checks import is_uuid, parse_timestamp
-from domain.envelope import DEFAULT_MAX_RECORD_BYTES, build
-from domain.fields import Headers, typed_event
+from domain.envelope import DEFAULT_MAX_RECORD_BYTES, build, decode
+from domain.fields import Headers, RawEvent, typed_event
 from domain.model import Envelope
 from domain.reasons import Reason, Rejection, shown
 from domain.users import SessionOwner, resolve_user
@@ -73,13 +75,25 @@ class FilterPolicy:
 
 
 class EventFilter:
-    """Decides, for one decoded event, accept (an Envelope) or a Rejection with its reason."""
+    """Decides, for one decoded event, accept (an Envelope) or a Rejection with its reason.
+
+    `check` runs every check; the bridge runs it in its two halves, `screen` (everything that
+    does not depend on who owns the event's session) and `admit` (the user id, then the rest),
+    so that an event waiting for the owner index is extracted and screened only once.
+    """
 
     def __init__(self, policy: FilterPolicy | None = None) -> None:
         self.policy = policy or FilterPolicy()
         self._whitelist = _compile_whitelist(self.policy.whitelist)
         self._prefix = self.policy.prefix
         self._skew = timedelta(seconds=self.policy.max_future_skew_s)
+        self._max_record_bytes = self.policy.max_record_bytes
+
+    def decode(
+        self, value: bytes | None, loads: Callable[[bytes], Any]
+    ) -> dict[str, Any] | Rejection:
+        """A record value is at most `max_record_bytes` of UTF-8 JSON holding one object."""
+        return decode(value, loads, self._max_record_bytes)
 
     def check(
         self,
@@ -91,6 +105,14 @@ class EventFilter:
     ) -> Envelope | Rejection:
         """SPEC §4 in order: required fields → session event type → whitelist → user id →
         UUIDs → timestamp ISO-8601, from 2000 on, at most the skew ahead of `now` → accept."""
+        raw = self.screen(obj, headers)
+        if isinstance(raw, Rejection):
+            return raw
+        return self.admit(raw, resolve_user(raw, session_owner), now=now)
+
+    def screen(self, obj: object, headers: Headers) -> RawEvent | Rejection:
+        """The checks before the user id: required fields present and typed, an event type
+        under the prefix, whitelisted."""
         typed = typed_event(obj, headers)
         if isinstance(typed, Rejection):
             return typed
@@ -104,7 +126,13 @@ class EventFilter:
             return Rejection(
                 Reason.NOT_WHITELISTED, f"event_type {shown(event_type)} is not whitelisted"
             )
-        user = resolve_user(raw, session_owner)
+        return raw
+
+    def admit(
+        self, raw: RawEvent, user: tuple[str, bool] | Rejection, *, now: datetime
+    ) -> Envelope | Rejection:
+        """The checks from the user id on, for a screened event whose user is resolved
+        (`domain.users.resolve_user`): then UUIDs, then the timestamp."""
         if isinstance(user, Rejection):
             return user
         ids = (

@@ -8,6 +8,7 @@ from typing import Any
 from domain.model import Envelope, SseMessage
 from domain.reasons import Reason, Rejection
 from domain.render import described
+from domain.tracecontext import TraceParent
 
 DEFAULT_MAX_DATA_BYTES = 65_536
 
@@ -23,10 +24,14 @@ class SseMapper:
         self._max = max_data_bytes
         self._dumps = dumps
 
-    def to_message(self, env: Envelope) -> SseMessage | Rejection:
+    def to_message(
+        self, env: Envelope, traceparent: TraceParent | None = None
+    ) -> SseMessage | Rejection:
         """`data` always carries event_id, event_type, session_id, correlation_id (null when
-        absent) and timestamp; novel_id and trace_id only when present; then the business
-        payload. Data over the cap makes the event invalid: it is never cut."""
+        absent) and timestamp; novel_id when present; trace_id when the envelope names one,
+        else when the record carried a `traceparent` (its trace id); then the business
+        payload. Data over the cap makes the event invalid: it is never cut. A sampled
+        traceparent travels with the message unchanged (the stream entry's `tp`, SPEC §9)."""
         if env.user_id is None:
             return Rejection(Reason.NO_USER, "envelope has no user id to route to")
         data: dict[str, Any] = {
@@ -40,6 +45,8 @@ class SseMapper:
             data["novel_id"] = env.novel_id
         if env.trace_id is not None:
             data["trace_id"] = env.trace_id
+        elif traceparent is not None:
+            data["trace_id"] = traceparent.trace_id
         data["payload"] = env.payload
         try:
             body = self._dumps(data)
@@ -62,4 +69,5 @@ class SseMapper:
             # An id learned from the owner index must not re-teach (and so re-extend) it.
             teaches_owner=not env.user_id_from_owner,
             timestamp_s=env.timestamp_s,
+            traceparent=traceparent.text if traceparent is not None and traceparent.sampled else "",
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -66,4 +66,5 @@ class SseMessage:
     data: bytes
     teaches_owner: bool = False
     timestamp_s: float = 0.0  # the event's own time (epoch seconds), for end-to-end latency
-    trace: dict[str, str] = field(default_factory=dict)
+    # The record's W3C traceparent when its trace is sampled, else "" (stream field `tp`).
+    traceparent: str = ""

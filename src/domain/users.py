@@ -51,17 +51,7 @@ def resolve_user(raw: Routed, session_owner: SessionOwner) -> tuple[str, bool] |
     owner; the flag says the id came from the owner index."""
     value = raw.user_value
     if value is None:
-        owner = session_owner(raw.session_id)
-        if owner is None:
-            return Rejection(
-                Reason.NO_USER,
-                f"no user id, and session {shown(raw.session_id)} has no known owner",
-            )
-        if not is_user_id(owner):
-            return Rejection(
-                Reason.BAD_USER_ID, f"session owner {shown(owner)} is not a valid user id"
-            )
-        return owner, True
+        return owned_by(raw, session_owner(raw.session_id))
     if isinstance(value, bool) or not isinstance(value, int | str):
         return Rejection(
             Reason.BAD_USER_ID,
@@ -76,3 +66,15 @@ def resolve_user(raw: Routed, session_owner: SessionOwner) -> tuple[str, bool] |
             Reason.BAD_USER_ID, f"{raw.user_field} {shown(value)} is not a valid user id"
         )
     return value, False
+
+
+def owned_by(raw: Routed, owner: str | None) -> tuple[str, bool] | Rejection:
+    """An event without a user id belongs to its session's owner, which must be a valid user
+    id; with no owner known it has no user (`no_user`)."""
+    if owner is None:
+        return Rejection(
+            Reason.NO_USER, f"no user id, and session {shown(raw.session_id)} has no known owner"
+        )
+    if not is_user_id(owner):
+        return Rejection(Reason.BAD_USER_ID, f"session owner {shown(owner)} is not a valid user id")
+    return owner, True

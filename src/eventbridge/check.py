@@ -6,14 +6,9 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TextIO
 
-import orjson
-
-from application.owners import OwnerCache
-from application.triage import Triager
-from domain.filter import EventFilter, FilterPolicy
-from domain.mapper import SseMapper
 from domain.model import Partition, Record
 from eventbridge.settings import EventBridgeSettings
+from eventbridge.triager import build_triager
 
 _SOURCE = Partition("input", 0)
 
@@ -25,16 +20,7 @@ def check_lines(lines: Iterable[bytes], settings: EventBridgeSettings, out: Text
     events (here the owner index is a dict: first owner wins), so an AI-agent event after its
     session's command routes like it would in production.
     """
-    f = settings.filter
-    triager = Triager(
-        event_filter=EventFilter(
-            FilterPolicy(whitelist=f.whitelist, max_future_skew_s=f.max_future_skew_s)
-        ),
-        mapper=SseMapper(max_data_bytes=f.max_data_bytes, dumps=orjson.dumps),
-        owners=OwnerCache(),
-        loads=orjson.loads,
-        max_record_bytes=f.max_record_bytes,
-    )
+    triager = build_triager(settings.filter)
     invalid = 0
     index: dict[str, str] = {}
     for number, raw in enumerate(lines, start=1):
@@ -48,8 +34,7 @@ def check_lines(lines: Iterable[bytes], settings: EventBridgeSettings, out: Text
             before = {s: index[s] for s in (*triage.lookups, *triage.claims) if s in index}
             for session_id, user_id in triage.claims.items():
                 index.setdefault(session_id, user_id)
-            if not triager.settle(triage, before):
-                triage = triager.triage(decoded, now=datetime.now(UTC))
+            triager.settle(triage, before)
         owners = [
             index.setdefault(m.session_id, m.user_id) if m.teaches_owner else None
             for _, m in triage.deliver

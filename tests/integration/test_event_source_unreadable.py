@@ -7,14 +7,25 @@ from contextlib import asynccontextmanager
 
 from aiokafka import AIOKafkaProducer
 
+from adapters.kafka.settings import KafkaSettings
 from eventbridge.wiring.bridge import kafka_source
 from simulator.raw_produce import produce_raw_headers
 from simulator.services import Services
 from simulator.topics import create_topics_async
-from tests.integration.test_event_source import fetch_until, settings_for
+from tests.contracts.source_harness import fetch_until
 
 started = asynccontextmanager(kafka_source)
 BAD_NAME = b"\xff\xfe-not-utf8"
+
+
+def settings_for(services: Services, unique: str) -> KafkaSettings:
+    return KafkaSettings(
+        bootstrap_servers=services.kafka_bootstrap,
+        topic=f"src-{unique}",
+        group_id=f"g-{unique}",
+        session_timeout_ms=6000,
+        heartbeat_interval_ms=1000,
+    )
 
 
 async def produce_to(bootstrap: str, topic: str, partition: int, values: list[bytes]) -> None:

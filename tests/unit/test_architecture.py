@@ -1,5 +1,6 @@
 """The layering holds (import-linter): domain and application never import an outer library,
-and no package has an import circle among its modules."""
+no package has an import circle among its modules, and the product never imports the simulator
+or the benchmarks."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ def lint(tree: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(LINT_IMPORTS), "--config", str(tree / "pyproject.toml"), "--no-cache"],
         cwd=tree,
-        env={"PYTHONPATH": str(tree / "src"), "PATH": "/usr/bin:/bin"},
+        env={"PYTHONPATH": f"{tree / 'src'}:{tree}", "PATH": "/usr/bin:/bin"},
         capture_output=True,
         text=True,
         timeout=60,
@@ -30,7 +31,10 @@ def lint(tree: Path) -> subprocess.CompletedProcess[str]:
 
 def copy_of_project(tmp_path: Path) -> Path:
     tree = tmp_path / "project"
-    shutil.copytree(ROOT / "src", tree / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    for package in ("src", "simulator", "bench"):
+        shutil.copytree(
+            ROOT / package, tree / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
     shutil.copy(ROOT / "pyproject.toml", tree / "pyproject.toml")
     return tree
 
@@ -78,3 +82,14 @@ def test_an_import_circle_breaks_the_contract(tmp_path: Path, module: str, back:
     assert result.returncode != 0
     assert "No import circle" in result.stdout
     assert "BROKEN" in result.stdout
+
+
+@pytest.mark.parametrize(("layer", "tool"), [("eventbridge", "simulator"), ("adapters", "bench")])
+def test_the_product_importing_the_simulator_or_the_benchmarks_breaks_the_contract(
+    tmp_path: Path, layer: str, tool: str
+) -> None:
+    tree = copy_of_project(tmp_path)
+    (tree / "src" / layer / "sneaky.py").write_text(f"import {tool}\n")
+    result = lint(tree)
+    assert result.returncode != 0
+    assert f"{layer}.sneaky -> {tool}" in result.stdout

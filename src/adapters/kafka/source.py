@@ -61,6 +61,7 @@ class AiokafkaEventSource:
         self._next_offset: dict[Partition, int] = {}
         self._on_revoked: RebalanceCallback = _nothing
         self._on_assigned: RebalanceCallback = _nothing
+        self._announced = False  # the assigned callback heard of the current assignment
 
     async def start(self) -> None:
         with kafka_errors(SourceUnavailable, "cannot join the Kafka group"):
@@ -84,14 +85,20 @@ class AiokafkaEventSource:
             self._next_offset.pop(p, None)
 
     async def _assigned(self, partitions: frozenset[Partition]) -> None:
+        self._announced = True
         await self._on_assigned(partitions)
 
     def on_rebalance(self, *, revoked: RebalanceCallback, assigned: RebalanceCallback) -> None:
+        """The group may have been joined already (the consumer joins in the background from
+        `start`): then the next fetch tells `assigned` what this member holds."""
         self._on_revoked, self._on_assigned = revoked, assigned
+        self._announced = False
 
     async def fetch(self, *, timeout_s: float, max_records: int) -> list[Record]:
         """Raises SourceUnavailable only for what retrying cannot fix; a failure that may pass
         is logged and answered with no records, after the timeout, as an empty fetch would be."""
+        if not self._announced and self._consumer.assignment():
+            await self._assigned(self.assignment())
         try:
             batches = await self._consumer.getmany(
                 timeout_ms=int(timeout_s * 1000), max_records=max_records
@@ -157,6 +164,9 @@ class AiokafkaEventSource:
     async def commit(self, offsets: Mapping[Partition, int]) -> None:
         if not offsets:
             return
+        unknown = [p for p in offsets if p not in self._tps]
+        if unknown:  # never assigned to this member: as aiokafka says of one assigned no more
+            raise SourceUnavailable(f"commit failed: {unknown[0]} is not assigned", retriable=False)
         with kafka_errors(SourceUnavailable, "commit failed"):
             await self._consumer.commit({self._tps[p]: o for p, o in offsets.items()})
 

@@ -119,7 +119,7 @@ class RedisStreamStore:
                     m.event_id,
                     m.event_type,
                     m.session_id,
-                    m.trace.get("traceparent", ""),
+                    m.traceparent,
                     m.data,
                 )
                 for m in user_messages

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from application.ports import BatchReport, PublishTrace, Untraced
+from application.ports import UNTRACED, BatchReport, PublishTrace
 from domain.model import Record, SseMessage
 
 
@@ -17,13 +17,15 @@ class InMemoryTelemetry:
         self.transitions: list[tuple[str, str]] = []
         self.paused = 0
         self.resumed = 0
+        self.traced = 0  # deliveries handed over for spans (their traces were sampled)
 
     def batch_processed(self, report: BatchReport) -> None:
         self.batches += 1
         self.totals.add(report)
 
-    def publish_started(self, deliver: Sequence[tuple[Record, SseMessage]]) -> PublishTrace:
-        return Untraced([message for _, message in deliver])
+    def publish_started(self, traced: Sequence[tuple[Record, SseMessage]]) -> PublishTrace:
+        self.traced += len(traced)
+        return UNTRACED
 
     def breaker_changed(self, old: str, new: str) -> None:
         self.transitions.append((old, new))

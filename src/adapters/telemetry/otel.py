@@ -14,7 +14,7 @@ from opentelemetry.metrics import CallbackOptions, Histogram, Meter, Observation
 from opentelemetry.trace import Tracer
 
 from adapters.telemetry.tracing import start_publish
-from application.ports import BatchReport, BridgeHealth, PublishTrace, Untraced
+from application.ports import UNTRACED, BatchReport, BridgeHealth, PublishTrace
 from domain.breaker import BreakerState
 from domain.model import Record, SseMessage
 from domain.reasons import VERDICT_OF, Verdict
@@ -26,6 +26,13 @@ LATENCY_BUCKETS = (
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
     120.0, 300.0,
 )  # fmt: skip
+# Seconds of one hop of an event's way (issue 16): fine where real time is judged (1-20 ms).
+HOP_BUCKETS = (
+    0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01,
+    0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+)  # fmt: skip
+PRODUCE_TO_FETCH = {"hop": "produce_to_fetch"}
+FETCH_TO_REDIS_ACK = {"hop": "fetch_to_redis_ack"}
 BATCH_BUCKETS = (1.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0)
 TRANSITIONS = (("closed", "open"), ("open", "half_open"), ("half_open", "closed"),
                ("half_open", "open"))  # fmt: skip
@@ -49,6 +56,17 @@ def end_to_end_histogram(meter: Meter) -> Histogram:
         "s",
         "From the event's own timestamp to the Redis ack (stage=redis_ack) or SSE write",
         explicit_bucket_boundaries_advisory=LATENCY_BUCKETS,
+    )
+
+
+def hop_histogram(meter: Meter) -> Histogram:
+    """One instrument for every hop: the bridge records `produce_to_fetch` and
+    `fetch_to_redis_ack`; a gateway may add its own (`redis_to_sse_write`)."""
+    return meter.create_histogram(
+        "eventbridge_hop_seconds",
+        "s",
+        "Time an event spent on one hop of its way (label hop)",
+        explicit_bucket_boundaries_advisory=HOP_BUCKETS,
     )
 
 
@@ -115,6 +133,7 @@ class OtelTelemetry:
             explicit_bucket_boundaries_advisory=LATENCY_BUCKETS,
         )
         self._end_to_end = end_to_end_histogram(meter)
+        self._hops = hop_histogram(meter)
         self._batch_size = meter.create_histogram(
             "eventbridge_batch_size",
             "{record}",
@@ -195,6 +214,11 @@ class OtelTelemetry:
         record = self._end_to_end.record
         for seconds in evenly_spaced(report.end_to_end_seconds, END_TO_END_PER_BATCH):
             record(seconds, REDIS_ACK)
+        hop = self._hops.record
+        for seconds in report.fetched_after_seconds:  # already at most HOP_SAMPLES
+            hop(max(seconds, 0.0), PRODUCE_TO_FETCH)  # clocks of two hosts may disagree a bit
+        if report.acked_after_fetch_seconds is not None:
+            hop(report.acked_after_fetch_seconds, FETCH_TO_REDIS_ACK)
         dead = report.dead_lettered
         if dead >= self._dlq_burst and dead >= self._dlq_burst_share * report.consumed:
             log.warning(
@@ -216,10 +240,10 @@ class OtelTelemetry:
             return event_type
         return OTHER_EVENT_TYPE
 
-    def publish_started(self, deliver: Sequence[tuple[Record, SseMessage]]) -> PublishTrace:
+    def publish_started(self, traced: Sequence[tuple[Record, SseMessage]]) -> PublishTrace:
         if self._tracer is None:
-            return Untraced([message for _, message in deliver])
-        return start_publish(self._tracer, deliver)
+            return UNTRACED
+        return start_publish(self._tracer, traced)
 
     def breaker_changed(self, old: str, new: str) -> None:
         self._transitions.add(1, {"from": old, "to": new})

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import orjson
 from dependency_injector import containers, providers
 
 from adapters.kafka.admin import create_topics
@@ -18,11 +17,9 @@ from adapters.telemetry.otel import OtelTelemetry
 from application.bridge import BridgeService
 from application.owners import OwnerCache
 from application.policy import BridgePolicy, OpenPolicy
-from application.triage import Triager
 from domain.breaker import BreakerPolicy, CircuitBreaker
-from domain.filter import EventFilter, FilterPolicy
-from domain.mapper import SseMapper
 from eventbridge.settings import BreakerSettings, EventBridgeSettings
+from eventbridge.triager import build_triager
 from eventbridge.wiring.core import meter_of, tracer_of
 
 
@@ -72,13 +69,8 @@ def bridge_policy(settings: EventBridgeSettings) -> BridgePolicy:
         commit_interval_s=b.commit_interval_s,
         on_open=OpenPolicy(settings.circuit_breaker.policy),
         retry_backoff_s=b.retry_backoff_s,
-        max_record_bytes=settings.filter.max_record_bytes,
         max_backlog_records=b.max_backlog_records,
     )
-
-
-def _orjson_dumps(value: Any) -> bytes:
-    return orjson.dumps(value)
 
 
 class BridgeResource(providers.Resource[Any]):
@@ -104,26 +96,8 @@ class Bridge(containers.DeclarativeContainer):
     event_source = BridgeResource(kafka_source, settings=settings.provided.kafka)
     dead_letter_topic = BridgeResource(dead_letters, settings=settings.provided.kafka)
 
-    event_filter = providers.Singleton(
-        EventFilter,
-        policy=providers.Factory(
-            FilterPolicy,
-            whitelist=settings.provided.filter.whitelist,
-            max_future_skew_s=settings.provided.filter.max_future_skew_s,
-        ),
-    )
-    mapper = providers.Singleton(
-        SseMapper, max_data_bytes=settings.provided.filter.max_data_bytes, dumps=_orjson_dumps
-    )
     owners = providers.Singleton(OwnerCache, max_sessions=settings.provided.bridge.owner_cache_size)
-    triager = providers.Singleton(
-        Triager,
-        event_filter=event_filter,
-        mapper=mapper,
-        owners=owners,
-        loads=providers.Object(orjson.loads),
-        max_record_bytes=settings.provided.filter.max_record_bytes,
-    )
+    triager = providers.Singleton(build_triager, settings.provided.filter, owners=owners)
     breaker = providers.Singleton(
         CircuitBreaker, policy=providers.Factory(breaker_policy, settings.provided.circuit_breaker)
     )

@@ -11,7 +11,8 @@ from application.fakes import FakeClock, FakeDeadLetters, FakeEventSource, FakeS
 from application.owners import OwnerCache
 from application.policy import BridgePolicy
 from domain.model import Partition, Record
-from tests.bridge_over_fakes import bridge_over_fakes, default_triager, flat_event
+from eventbridge.triager import build_triager
+from tests.bridge_over_fakes import bridge_over_fakes, flat_event
 
 pytestmark = [pytest.mark.unit, pytest.mark.timeout(30)]
 
@@ -95,20 +96,22 @@ def test_the_first_of_two_commands_in_one_batch_owns_the_session() -> None:
 def test_triage_never_makes_a_records_user_an_owner_by_itself() -> None:
     clock, session = FakeClock(), str(uuid.uuid4())
     owners = OwnerCache()
-    triager = default_triager(1_048_576, owners)
+    triager = build_triager(owners=owners)
     records = [Record(P, i, None, event(clock, session, u)) for i, u in enumerate(["A", None])]
     triage = triager.triage(triager.decode(records), now=clock.wall())
     assert owners.get(session) is None
     assert triage.claims == {session: "A"}
-    assert [m.user_id for _, m in triage.deliver] == ["A", "A"]  # until the index answers
-    assert triager.settle(triage, {session: "B"}) is False  # B owned it before: triage again
+    assert [m.user_id for _, m in triage.deliver] == ["A"]  # the agent's event waits...
+    assert [w.record.offset for w in triage.waiting] == [1]  # ...for the index's answer
+    triager.settle(triage, {session: "B"})  # B owned it before: only the waiting one is decided
     assert owners.get(session) == "B"
+    assert [(r.offset, m.user_id) for r, m in triage.deliver] == [(0, "A"), (1, "B")]
 
 
 def test_the_owner_a_publish_found_in_the_index_is_what_the_cache_learns() -> None:
     clock, session = FakeClock(), str(uuid.uuid4())
     owners = OwnerCache()
-    triager = default_triager(1_048_576, owners)
+    triager = build_triager(owners=owners)
     triage = triager.triage(
         triager.decode([Record(P, 0, None, event(clock, session, "A"))]), now=clock.wall()
     )

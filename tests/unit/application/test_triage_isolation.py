@@ -13,14 +13,11 @@ import pytest
 from adapters.telemetry.memory import InMemoryTelemetry
 from application.bridge import BridgeService
 from application.fakes import FakeClock, FakeDeadLetters, FakeEventSource, FakeStreamStore
-from application.owners import OwnerCache
 from application.policy import BridgePolicy
-from application.triage import Triager
 from domain.breaker import CircuitBreaker
-from domain.filter import EventFilter
-from domain.mapper import SseMapper
 from domain.model import Partition, Record
-from tests.bridge_over_fakes import flat_event
+from eventbridge.triager import build_triager
+from tests.bridge_over_fakes import bridge_over_fakes, flat_event
 
 pytestmark = [pytest.mark.unit, pytest.mark.timeout(30)]
 
@@ -40,21 +37,14 @@ def bridge_with(
     loads: Callable[[bytes], Any] = orjson.loads,
     dumps: Callable[[Any], bytes] = orjson.dumps,
 ) -> BridgeService:
-    triager = Triager(
-        event_filter=EventFilter(),
-        mapper=SseMapper(dumps=dumps),
-        owners=OwnerCache(),
-        loads=loads,
-        max_record_bytes=1_048_576,
-    )
-    return BridgeService(
-        source=source,
+    return bridge_over_fakes(
+        clock,
+        source,
         store=store,
         dead_letters=dlq,
         telemetry=InMemoryTelemetry(),
-        clock=clock,
         breaker=CircuitBreaker(),
-        triager=triager,
+        triager=build_triager(loads=loads, dumps=dumps),
         policy=BridgePolicy(max_batch=100),
     )
 
@@ -114,13 +104,7 @@ def test_cancellation_while_a_record_is_decoded_is_never_swallowed() -> None:
     def cancelled(_: bytes) -> Any:
         raise asyncio.CancelledError
 
-    triager = Triager(
-        event_filter=EventFilter(),
-        mapper=SseMapper(dumps=orjson.dumps),
-        owners=OwnerCache(),
-        loads=cancelled,
-        max_record_bytes=1024,
-    )
+    triager = build_triager(loads=cancelled)
     with pytest.raises(asyncio.CancelledError):
         triager.decode([Record(P, 0, None, b"{}")])
 

@@ -11,11 +11,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from application.owners import OwnerCache
 from application.triage import Triager
-from domain.filter import EventFilter
-from domain.mapper import SseMapper
 from domain.model import Partition, Record
+from eventbridge.settings import FilterSettings
+from eventbridge.triager import build_triager
 
 pytestmark = pytest.mark.unit
 
@@ -51,13 +50,7 @@ HEADERS = st.lists(
 
 
 def triager(loads: Any) -> Triager:
-    return Triager(
-        event_filter=EventFilter(),
-        mapper=SseMapper(dumps=orjson.dumps),
-        owners=OwnerCache(),
-        loads=loads,
-        max_record_bytes=1024,
-    )
+    return build_triager(FilterSettings(max_record_bytes=1024), loads=loads)
 
 
 @settings(deadline=None, max_examples=150, suppress_health_check=[HealthCheck.too_slow])

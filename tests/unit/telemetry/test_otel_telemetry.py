@@ -46,6 +46,8 @@ def a_report() -> BatchReport:
         duplicates=1,
         publish_seconds=0.004,
         end_to_end_seconds=[0.01, 0.02, 0.03, 0.04, 0.05],
+        fetched_after_seconds=[0.002, 0.003, -0.001],
+        acked_after_fetch_seconds=0.0015,
     )
 
 
@@ -67,6 +69,13 @@ def test_batch_counters_add_up_per_label_after_two_batches(providers: TelemetryP
     assert total(text, "eventbridge_redis_publish_seconds_count") == 2
     assert total(text, "eventbridge_end_to_end_seconds_count", stage="redis_ack") == 10
     assert total(text, "eventbridge_batch_size_sum") == 20
+    assert total(text, "eventbridge_hop_seconds_count", hop="produce_to_fetch") == 6
+    assert total(text, "eventbridge_hop_seconds_count", hop="fetch_to_redis_ack") == 2
+    assert total(text, "eventbridge_hop_seconds_sum", hop="fetch_to_redis_ack") == pytest.approx(
+        0.003
+    )
+    # A clock skew between hosts never makes a negative hop.
+    assert total(text, "eventbridge_hop_seconds_bucket", hop="produce_to_fetch", le="0.0001") == 2
 
 
 def test_a_large_batch_records_an_even_sample_of_its_end_to_end_latencies(
@@ -139,7 +148,7 @@ def test_no_label_can_carry_a_user_id(providers: TelemetryProviders) -> None:
     gateway.rejected("too_many_connections")
     labels = label_names(scrape(providers))
     assert labels <= {
-        "event_type", "reason", "from", "to", "stage", "state", "topic", "partition", "le",
+        "event_type", "reason", "from", "to", "stage", "state", "topic", "partition", "le", "hop",
         "task", "service_name", "service_instance_id", "telemetry_sdk_language",
         "telemetry_sdk_name", "telemetry_sdk_version",
     }  # fmt: skip

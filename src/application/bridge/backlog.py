@@ -1,0 +1,98 @@
+"""The backlog: fetched records kept for a retry while Redis or the dead-letter topic is down."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Sequence
+
+from application.policy import BridgePolicy, OpenPolicy
+from application.ports import Clock, EventSource, Telemetry
+from domain.model import Partition, Record
+
+log = logging.getLogger("eventbridge.bridge")
+
+
+class Backlog:
+    """Records waiting for a retry, in fetch order: a batch whose write failed, and the
+    batches that came behind it (never written before it).
+
+    Bounded under every policy (SPEC §15): under `pause` the assigned partitions pause as soon
+    as anything waits; under `drop` once `max_backlog_records` wait. The retry timer is set by
+    the first failure and by a failed retry only, so batches arriving under `drop` cannot push
+    the retry away for ever.
+    """
+
+    def __init__(
+        self, *, source: EventSource, telemetry: Telemetry, clock: Clock, policy: BridgePolicy
+    ) -> None:
+        self._source = source
+        self._telemetry = telemetry
+        self._clock = clock
+        self._policy = policy
+        self.records: list[Record] = []
+        self.retry_at = 0.0
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __bool__(self) -> bool:
+        return bool(self.records)
+
+    def due(self, now: float) -> bool:
+        """The retry timer has run out."""
+        return now >= self.retry_at
+
+    def failed(self, *, retry: bool) -> None:
+        """A write failed: a wait starts, unless one is running (only the failed retry itself,
+        or the first failure, sets the timer)."""
+        if retry or not self.records:
+            self.retry_at = self._clock.monotonic() + self._policy.retry_backoff_s
+
+    def keep(self, records: Sequence[Record], *, retry: bool) -> None:
+        """`records` wait for a retry: a new batch joins the end (behind a batch whose write
+        failed while it was triaged); a retried backlog becomes what is still waiting."""
+        if retry:
+            self.records = list(records)
+            return
+        self.records.extend(records)
+        if self.holds_partitions():
+            self.pause_all()
+
+    def cleared(self) -> None:
+        """The retry went through: nothing waits, the partitions go on."""
+        self.records = []
+        self.resume_all()
+
+    def holds_partitions(self) -> bool:
+        """While records wait the partitions stay paused under `pause`, and under `drop` too
+        once the backlog reached its bound."""
+        return (
+            self._policy.on_open is OpenPolicy.PAUSE
+            or len(self.records) >= self._policy.max_backlog_records
+        )
+
+    def forget(self, partitions: Collection[Partition]) -> None:
+        """Revoked partitions' records go (the next owner fetches them again)."""
+        self.records = [r for r in self.records if r.partition not in partitions]
+        if not self.records:
+            self.resume_all()  # what waited for Redis went away with the partitions
+
+    def assigned(self, partitions: Collection[Partition]) -> None:
+        """New partitions wait with the rest while the backlog holds them (`drop` keeps
+        consuming, new partitions too, until the bound)."""
+        if self.records and self.holds_partitions():
+            self._source.pause(partitions)
+
+    def pause_all(self) -> None:
+        assigned = self._source.assignment()
+        if assigned - self._source.paused():
+            self._source.pause(assigned)
+            self._telemetry.partitions_paused(len(assigned))
+            log.warning("partitions paused", extra={"partitions": len(assigned)})
+
+    def resume_all(self) -> None:
+        paused = self._source.paused()
+        if paused:
+            self._source.resume(paused)
+            self._telemetry.partitions_resumed(len(paused))
+            log.info("partitions resumed", extra={"partitions": len(paused)})
