@@ -9,7 +9,7 @@ import pytest
 
 from application.policy import BridgePolicy
 from domain.model import Partition, Record
-from eventbridge.container import Container
+from eventbridge.container import Application
 from eventbridge.settings import EventBridgeSettings
 
 pytestmark = pytest.mark.unit
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.unit
 
 def test_the_record_size_cap_is_the_filter_settings_and_only_theirs() -> None:
     settings = EventBridgeSettings(filter={"max_record_bytes": 2048}, auth={"secret": "s" * 32})  # type: ignore[arg-type]
-    triager = Container(settings=settings).triager()
+    triager = Application(settings=settings).bridge.triager()
     records = [
         Record(Partition("t", 0), i, None, b'{"x":"%s"}' % (b"a" * n))
         for i, n in enumerate((2000, 2100))
