@@ -21,6 +21,7 @@ from tests.integration.gateway.harness import SECRET, eventually
 from tests.integration.gateway.sse_client import open_stream
 
 USER = "1"
+REDIS_ACK = 'eventbridge_end_to_end_seconds_count{stage="redis_ack"}'
 
 
 def test_run_delivers_end_to_end_and_both_ports_serve_the_one_process_metrics(
@@ -63,11 +64,19 @@ def test_run_delivers_end_to_end_and_both_ports_serve_the_one_process_metrics(
                 await produce_all(real_services.kafka_bootstrap, run.topic, records)
                 frames = await stream.messages(len(expected), within=60)
             assert [orjson.loads(f.text)["event_id"] for f in frames] == expected
-            async with httpx.AsyncClient(timeout=5) as client:
-                scraped = {
-                    "bridge": (await client.get(f"http://127.0.0.1:{bridge_port}/metrics")).text,
-                    "gateway": (await client.get(f"{base}/metrics")).text,
-                }
+            scraped: dict[str, str] = {}
+
+            async def booked() -> bool:
+                # A write is booked (and so counted) after the client may already have its
+                # events: the bridge books it once its next fetch returns.
+                async with httpx.AsyncClient(timeout=5) as client:
+                    scraped["bridge"] = (
+                        await client.get(f"http://127.0.0.1:{bridge_port}/metrics")
+                    ).text
+                    scraped["gateway"] = (await client.get(f"{base}/metrics")).text
+                return all(REDIS_ACK in body for body in scraped.values())
+
+            await eventually(booked, "the bridge to book the delivered events", within=10)
         finally:
             stop.set()
             await asyncio.wait_for(both, 30)  # both stop cleanly, the container closes once
@@ -76,7 +85,7 @@ def test_run_delivers_end_to_end_and_both_ports_serve_the_one_process_metrics(
     scraped = asyncio.run(scenario())
     for port, body in scraped.items():
         for series in (
-            'eventbridge_end_to_end_seconds_count{stage="redis_ack"}',
+            REDIS_ACK,
             'eventbridge_end_to_end_seconds_count{stage="sse_write"}',
             "eventbridge_events_consumed_total",
             "eventbridge_sse_sent_total",
