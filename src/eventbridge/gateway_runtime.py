@@ -6,15 +6,18 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import Coroutine, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from typing import Any
 
 import uvicorn
 from dependency_injector import providers
+from starlette.applications import Starlette
 
+from adapters.telemetry.prometheus import metrics_routes
 from application.gateway.ports import GatewayTelemetry
 from application.gateway.service import GatewayService
 from eventbridge.bridge_http import QuietServer as _Server
+from eventbridge.bridge_http import serving
 from eventbridge.container import Application
 from eventbridge.gc_tuning import gc_tuned
 from eventbridge.listen import listening_socket
@@ -70,16 +73,17 @@ async def run_gateway(
     g = settings.gateway
     sock = sock or _public_socket(settings)
     try:
-        service: GatewayService = await resolved(app_container.gateway.service())
-        config = uvicorn.Config(
-            await resolved(app_container.gateway.app()),
-            http="h11",
-            lifespan="off",
-            access_log=False,  # query strings may carry a ticket: never logged
-            log_config=None,
-            timeout_graceful_shutdown=max(1, int(g.drain_s) + 1),
-        )
-        await _serve(_Server(config), sock, service, stop, ready)
+        async with _metrics_listener(settings, app_container):
+            service: GatewayService = await resolved(app_container.gateway.service())
+            config = uvicorn.Config(
+                await resolved(app_container.gateway.app()),
+                http="h11",
+                lifespan="off",
+                access_log=False,  # query strings may carry a ticket: never logged
+                log_config=None,
+                timeout_graceful_shutdown=max(1, int(g.drain_s) + 1),
+            )
+            await _serve(_Server(config), sock, service, stop, ready)
     finally:
         sock.close()
         await resolved(app_container.shutdown_resources(resource_type=GatewayResource))
@@ -93,6 +97,25 @@ def _public_socket(settings: EventBridgeSettings) -> socket.socket:
     return listening_socket(
         g.host, g.port, host_key=("gateway", "host"), port_key=("gateway", "port"), backlog=4096
     )
+
+
+@contextlib.asynccontextmanager
+async def _metrics_listener(
+    settings: EventBridgeSettings, container: Application
+) -> AsyncIterator[None]:
+    """`/metrics` on a listener of its own when `metrics.gateway_port` is set (then the public
+    port does not serve it: see README, "Metrics on the gateway")."""
+    m = settings.metrics
+    if not m.prometheus_enabled or m.gateway_port is None:
+        yield
+        return
+    telemetry = await resolved(container.core.telemetry_providers())
+    app = Starlette(routes=metrics_routes(telemetry, enabled=True))
+    keys = (("gateway", "host"), ("metrics", "gateway_port"))
+    async with serving(
+        app, settings.gateway.host, m.gateway_port, keys=keys, name="gateway metrics"
+    ):
+        yield
 
 
 async def _serve(

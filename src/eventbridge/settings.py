@@ -101,6 +101,18 @@ class MetricsSettings(BaseModel):
     trace_sample_ratio: float = Field(default=0.01, ge=0, le=1)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = True
+    gateway_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="Serve the gateway's /metrics on this port of gateway.host instead of its "
+        "public port (unset: the public port serves it, as before; 0: any free port)",
+    )
+
+    @property
+    def public_metrics(self) -> bool:
+        """The gateway's public port serves `/metrics` (Prometheus on, no listener of its own)."""
+        return self.prometheus_enabled and self.gateway_port is None
 
 
 class EventBridgeSettings(BaseSettings):
@@ -189,6 +201,8 @@ def require_serving(settings: EventBridgeSettings, process: str) -> None:
     ports = {("gateway", "port"): settings.gateway.port}
     if process == "run":
         ports[("bridge", "http_port")] = settings.bridge.http_port
+    if settings.metrics.prometheus_enabled and settings.metrics.gateway_port is not None:
+        ports[("metrics", "gateway_port")] = settings.metrics.gateway_port
     found = serving_problems(settings.auth, ports)
     if found:
         lines = [f"  {key_name(loc)}: {message}" for loc, message in found]

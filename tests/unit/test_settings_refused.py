@@ -143,6 +143,7 @@ REFUSED: list[tuple[str, dict[str, str], str]] = [
     ("cookie name", {E + "AUTH__COOKIE_NAME": "sse token"}, "auth.cookie_name"),
     ("demo on RS256", {**RS256, E + "GATEWAY__DEMO_ENABLED": "true"}, "gateway.demo_enabled"),
     ("empty service name", {E + "METRICS__SERVICE_NAME": ""}, "metrics.service_name"),
+    ("metrics port", {E + "METRICS__GATEWAY_PORT": "70000"}, "metrics.gateway_port"),
 ]
 
 
@@ -288,3 +289,11 @@ def test_a_gateway_without_a_public_key_for_rs256_stops_with_status_2() -> None:
         "eventbridge.auth.public_key (EVENTBRIDGE__AUTH__PUBLIC_KEY): is required" in result.stderr
     )
     assert "Traceback" not in result.stderr
+
+
+def test_the_metrics_listener_may_not_share_the_gateways_port() -> None:
+    settings = load_settings(
+        auth={"secret": SECRET}, gateway={"port": 9000}, metrics={"gateway_port": 9000}
+    )
+    with pytest.raises(SettingsError, match=r"eventbridge\.metrics\.gateway_port .*gateway\.port"):
+        require_serving(settings, "gateway")
