@@ -29,7 +29,7 @@ def _parser() -> argparse.ArgumentParser:
         "dlq",
         help="inspect or replay dead letters",
         description="show: the newest dead letters as JSON lines. replay: send the original "
-        "records back to their topic (a dry run unless --yes).",
+        "records back to kafka.topic, each source record once (a dry run unless --yes).",
     )
     dlq.add_argument("action", choices=["show", "replay"])
     dlq.add_argument("--reason", help="only letters with this reason code (e.g. no_user)")

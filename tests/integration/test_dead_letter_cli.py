@@ -79,7 +79,7 @@ def test_an_agent_event_dead_lettered_for_want_of_an_owner_is_delivered_once_rep
         assert orjson.loads(dry[0]) == {
             "would_replay": 2,
             "by_reason": {"no_user": 2},
-            "skipped": {"duplicate": 0, "truncated": 0},
+            "skipped": {"duplicate": 0, "truncated": 0, "unreadable": 0, "other_topic": 0},
         }
         produced = len(asyncio.run(read_topic(real_services.kafka_bootstrap, run.topic)))
         assert produced == 4, "a dry run sends nothing"
@@ -88,7 +88,7 @@ def test_an_agent_event_dead_lettered_for_want_of_an_owner_is_delivered_once_rep
         assert orjson.loads(done[0]) == {
             "replayed": 2,
             "by_reason": {"no_user": 2},
-            "skipped": {"duplicate": 0, "truncated": 0},
+            "skipped": {"duplicate": 0, "truncated": 0, "unreadable": 0, "other_topic": 0},
         }
         asyncio.run(run.wait_drained())
     finally:
@@ -151,7 +151,7 @@ def test_a_record_dead_lettered_twice_is_shown_and_replayed_once(
     assert orjson.loads(done[0]) == {
         "replayed": 2,
         "by_reason": {"invalid_json": 2},
-        "skipped": {"duplicate": 1, "truncated": 0},
+        "skipped": {"duplicate": 1, "truncated": 0, "unreadable": 0, "other_topic": 0},
     }
     topic = asyncio.run(read_topic(real_services.kafka_bootstrap, run.topic))
     assert sorted(value or b"" for value, _ in topic) == [b"{bad 7", b"{bad 8"]
