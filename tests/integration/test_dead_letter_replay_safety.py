@@ -13,23 +13,16 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from eventbridge.cli import main
 from eventbridge.dlq import replay_letters
 from eventbridge.settings import load_settings
 from simulator.raw_produce import produce_raw_headers
 from simulator.services import Services
 from simulator.topics import create_topics_async
 from simulator.verify import read_topic
-from tests.integration.bridge_env import BridgeRun
+from tests.integration.bridge_env import BridgeRun, dlq_cli
 from tests.integration.raw_events import agent_event, produce_raw
 
 pytestmark = pytest.mark.timeout(240)
-
-
-def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> list[str]:
-    capsys.readouterr()
-    assert main(["dlq", *argv]) == 0
-    return capsys.readouterr().out.splitlines()
 
 
 def test_replaying_a_still_invalid_letter_again_and_again_sends_it_once_each_time(
@@ -60,11 +53,11 @@ def test_replaying_a_still_invalid_letter_again_and_again_sends_it_once_each_tim
     try:
         asyncio.run(first())
         for replays in range(3):
-            [summary] = _cli(capsys, "replay", "--reason", "no_user", "--yes")
+            [summary] = dlq_cli(capsys, "replay", "--reason", "no_user", "--yes")
             assert orjson.loads(summary)["replayed"] == 1, summary  # main: 1, 2, 4
             assert orjson.loads(summary)["skipped"]["duplicate"] == replays
             asyncio.run(settle())
-        [shown] = [orjson.loads(line) for line in _cli(capsys, "show", "--limit", "100")]
+        [shown] = [orjson.loads(line) for line in dlq_cli(capsys, "show", "--limit", "100")]
         assert shown["root"] == f"{run.topic}/0/0"
         assert shown["source"] == f"{run.topic}/0/3"  # by its newest letter
     finally:
@@ -165,11 +158,11 @@ def test_a_letter_the_client_library_cannot_parse_breaks_neither_show_nor_replay
         )
 
     asyncio.run(letters())
-    shown = {s["value"]: s for s in map(orjson.loads, _cli(capsys, "show", "--limit", "10"))}
+    shown = {s["value"]: s for s in map(orjson.loads, dlq_cli(capsys, "show", "--limit", "10"))}
     assert sorted(shown) == ["junk", "{bad 1", "{bad 2", "{bad 3"]
     assert "not UTF-8" in shown["junk"]["unreadable"]
     assert shown["junk"]["headers"] == {"\\xff\\xfe": "v"}
-    [summary] = _cli(capsys, "replay", "--yes")
+    [summary] = dlq_cli(capsys, "replay", "--yes")
     assert orjson.loads(summary)["replayed"] == 3
     assert orjson.loads(summary)["skipped"]["unreadable"] == 1
     replayed = asyncio.run(read_topic(real_services.kafka_bootstrap, run.topic))[2:]

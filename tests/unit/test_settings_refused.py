@@ -297,3 +297,16 @@ def test_the_metrics_listener_may_not_share_the_gateways_port() -> None:
     )
     with pytest.raises(SettingsError, match=r"eventbridge\.metrics\.gateway_port .*gateway\.port"):
         require_serving(settings, "gateway")
+
+
+def test_a_listening_address_this_machine_does_not_have_names_the_host_setting() -> None:
+    from eventbridge.listen import listening_socket
+
+    with pytest.raises(SettingsError) as refused:  # TEST-NET-1: never an address of ours
+        listening_socket(
+            "192.0.2.1", 0, host_key=("gateway", "host"), port_key=("gateway", "port"), backlog=1
+        )
+    assert (
+        "eventbridge.gateway.host (EVENTBRIDGE__GATEWAY__HOST): '192.0.2.1' is not an address"
+        in str(refused.value)
+    )
