@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from adapters.telemetry.prometheus import metrics_endpoint
+from eventbridge.listen import listening_socket
 
 log = logging.getLogger("eventbridge.http")
 
@@ -57,10 +58,20 @@ class QuietServer(uvicorn.Server):
 
 
 @contextlib.asynccontextmanager
-async def serving(app: Starlette, host: str, port: int) -> AsyncIterator[int]:
-    """Serve `app` on host:port (0 = any free port) while inside; yields the bound port."""
-    # Bind first, so a busy port is an OSError here rather than uvicorn's sys.exit.
-    sock = socket.create_server((host, port), backlog=128)
+async def serving(
+    app: Starlette,
+    host: str,
+    port: int,
+    *,
+    keys: tuple[tuple[str, str], tuple[str, str]] = (
+        ("bridge", "http_host"),
+        ("bridge", "http_port"),
+    ),
+    name: str = "bridge http",
+) -> AsyncIterator[int]:
+    """Serve `app` on host:port (0 = any free port) while inside; yields the bound port. A port
+    that cannot be bound is a SettingsError naming `keys` (the host's, the port's setting)."""
+    sock = listening_socket(host, port, host_key=keys[0], port_key=keys[1], backlog=128)
     bound = int(sock.getsockname()[1])
     config = uvicorn.Config(
         app, http="h11", lifespan="off", access_log=False, log_config=None, ws="none"
@@ -73,8 +84,8 @@ async def serving(app: Starlette, host: str, port: int) -> AsyncIterator[int]:
         up.cancel()
         if task.done():
             await task
-            raise RuntimeError("the bridge's HTTP server stopped while starting")
-        log.info("bridge http listening", extra={"host": host, "port": bound})
+            raise RuntimeError(f"the {name} server stopped while starting")
+        log.info(f"{name} listening", extra={"host": host, "port": bound})
         yield bound
     finally:
         server.should_exit = True

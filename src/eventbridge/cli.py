@@ -29,7 +29,7 @@ def _parser() -> argparse.ArgumentParser:
         "dlq",
         help="inspect or replay dead letters",
         description="show: the newest dead letters as JSON lines. replay: send the original "
-        "records back to their topic (a dry run unless --yes).",
+        "records back to kafka.topic, each source record once (a dry run unless --yes).",
     )
     dlq.add_argument("action", choices=["show", "replay"])
     dlq.add_argument("--reason", help="only letters with this reason code (e.g. no_user)")
@@ -80,6 +80,11 @@ async def _serve(command: str, settings: EventBridgeSettings) -> int:
             await run_gateway(settings, stop)
         else:
             await run_all(settings, stop)
+    except SettingsError as exc:
+        # Found only as the process starts (a key the gateway needs, a port already in use):
+        # the same one message naming the key as any other bad setting, and the same status.
+        print(f"eventbridge: {exc}", file=sys.stderr)
+        return 2
     except TaskFailed as exc:
         # Liveness: a gateway whose background work cannot stay up exits for its supervisor
         # (systemd, Kubernetes) to restart it; the loop's traceback was logged when it died.

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -18,6 +19,16 @@ from adapters.gateway.settings import AuthSettings, GatewaySettings
 from adapters.kafka.settings import KafkaSettings
 from adapters.redis.settings import RedisSettings
 from domain.filter import DEFAULT_WHITELIST
+from eventbridge.setting_checks import (
+    Problem,
+    auth_problems,
+    gateway_problems,
+    kafka_problems,
+    not_finite,
+    redis_problems,
+    serving_problems,
+    whitelist_problems,
+)
 
 CONFIG_ENV = "EVENTBRIDGE_CONFIG"
 
@@ -86,10 +97,22 @@ class MetricsSettings(BaseModel):
 
     collect_interval: float = Field(default=30.0, gt=0)
     prometheus_enabled: bool = True
-    service_name: str = "eventbridge"
+    service_name: str = Field(default="eventbridge", min_length=1)
     trace_sample_ratio: float = Field(default=0.01, ge=0, le=1)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = True
+    gateway_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="Serve the gateway's /metrics on this port of gateway.host instead of its "
+        "public port (unset: the public port serves it, as before; 0: any free port)",
+    )
+
+    @property
+    def public_metrics(self) -> bool:
+        """The gateway's public port serves `/metrics` (Prometheus on, no listener of its own)."""
+        return self.prometheus_enabled and self.gateway_port is None
 
 
 class EventBridgeSettings(BaseSettings):
@@ -112,10 +135,23 @@ class EventBridgeSettings(BaseSettings):
     metrics: MetricsSettings = MetricsSettings()
 
     @model_validator(mode="after")
-    def _auth_has_a_key(self) -> EventBridgeSettings:
-        a = self.auth
-        if a.algorithm.startswith("HS") and a.public_key is not None:
-            raise ValueError("auth.public_key is for RS*/ES* algorithms; HS* uses auth.secret")
+    def _can_work(self) -> EventBridgeSettings:
+        """Values that pass their own field's check but cannot work together, or at all
+        (eventbridge/setting_checks.py): all refused at once, each naming its key."""
+        found: list[Problem] = [
+            *not_finite(self),
+            *kafka_problems(self.kafka),
+            *redis_problems(self.redis),
+            *whitelist_problems(self.filter.whitelist),
+            *auth_problems(self.auth),
+            *gateway_problems(self.gateway, self.auth),
+        ]
+        if found:
+            # Raised as a ValidationError of its own (pydantic-core passes it through), so each
+            # problem keeps its key as `loc`, the way a field's own error does.
+            raise ValidationError.from_exception_data(
+                type(self).__name__, [_line_error(loc, message) for loc, message in found]
+            )
         return self
 
     @classmethod
@@ -138,8 +174,39 @@ class EventBridgeSettings(BaseSettings):
         return tuple(sources)
 
 
+def _line_error(loc: tuple[str, ...], message: str) -> InitErrorDetails:
+    # The message goes in as a context value: a regex or a URL in it may hold braces. The
+    # input is never the value itself, which may be a secret.
+    return InitErrorDetails(
+        type=PydanticCustomError("setting", "{problem}", {"problem": message}),
+        loc=loc,
+        input="(see the message)",
+    )
+
+
 class SettingsError(Exception):
     """A bad setting: the message names each key, as YAML path and as env variable."""
+
+
+def key_name(loc: tuple[str | int, ...]) -> str:
+    """`eventbridge.<section>.<key> (EVENTBRIDGE__<SECTION>__<KEY>)`: where it is set."""
+    path = ".".join(str(part) for part in loc)
+    env = "EVENTBRIDGE__" + "__".join(str(p).upper() for p in loc)
+    return f"eventbridge.{path} ({env})"
+
+
+def require_serving(settings: EventBridgeSettings, process: str) -> None:
+    """Raise SettingsError unless `process` ("gateway" or "run") has what serving the gateway
+    needs (a key for its algorithm); the bridge alone needs none."""
+    ports = {("gateway", "port"): settings.gateway.port}
+    if process == "run":
+        ports[("bridge", "http_port")] = settings.bridge.http_port
+    if settings.metrics.prometheus_enabled and settings.metrics.gateway_port is not None:
+        ports[("metrics", "gateway_port")] = settings.metrics.gateway_port
+    found = serving_problems(settings.auth, ports)
+    if found:
+        lines = [f"  {key_name(loc)}: {message}" for loc, message in found]
+        raise SettingsError("invalid settings:\n" + "\n".join(lines))
 
 
 def load_settings(config: Path | None = None, **overrides: object) -> EventBridgeSettings:
@@ -151,9 +218,5 @@ def load_settings(config: Path | None = None, **overrides: object) -> EventBridg
     try:
         return EventBridgeSettings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            path = ".".join(str(part) for part in err["loc"])
-            env = "EVENTBRIDGE__" + "__".join(str(p).upper() for p in err["loc"])
-            lines.append(f"  eventbridge.{path} ({env}): {err['msg']}")
+        lines = [f"  {key_name(err['loc'])}: {err['msg']}" for err in exc.errors()]
         raise SettingsError("invalid settings:\n" + "\n".join(lines)) from None

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from eventbridge.cli import main as eventbridge_main
 from simulator.bridge_process import EventBridgeProcess, settings_env
 from simulator.genesis_model import SimRecord
 from simulator.produce import produce_paced
@@ -137,3 +138,10 @@ def summed(process: EventBridgeProcess, field: str) -> int:
 
 def messages(process: EventBridgeProcess) -> list[str]:
     return [str(e.get("message")) for e in process.log_entries()]
+
+
+def dlq_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> list[str]:
+    """`eventbridge dlq <argv>` run in-process (settings from `BridgeRun.cli_env`): its lines."""
+    capsys.readouterr()
+    assert eventbridge_main(["dlq", *argv]) == 0
+    return capsys.readouterr().out.splitlines()

@@ -14,11 +14,10 @@ from adapters.kafka.dead_letters import AiokafkaDeadLetters
 from adapters.kafka.settings import KafkaSettings
 from application.ports import DeadLetter
 from domain.model import Partition, Record
-from eventbridge.cli import main
 from simulator.services import Services
 from simulator.topics import create_topics_async
 from simulator.verify import read_streams, read_topic
-from tests.integration.bridge_env import BridgeRun
+from tests.integration.bridge_env import BridgeRun, dlq_cli
 from tests.integration.raw_events import agent_event, command_event
 
 pytestmark = pytest.mark.timeout(180)
@@ -34,11 +33,6 @@ async def produce(run: BridgeRun, session: str, *values: bytes) -> None:
             )
     finally:
         await producer.stop()
-
-
-def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> list[str]:
-    assert main(["dlq", *argv]) == 0
-    return capsys.readouterr().out.splitlines()
 
 
 def test_an_agent_event_dead_lettered_for_want_of_an_owner_is_delivered_once_replayed(
@@ -66,29 +60,29 @@ def test_an_agent_event_dead_lettered_for_want_of_an_owner_is_delivered_once_rep
     try:
         asyncio.run(first_part())
 
-        shown = [orjson.loads(line) for line in cli(capsys, "show")]
+        shown = [orjson.loads(line) for line in dlq_cli(capsys, "show")]
         assert sorted(s["reason"] for s in shown) == ["invalid_json", "no_user", "no_user"]
         [mine] = [s for s in shown if s["reason"] == "no_user" and session in s["value"]]
         assert mine["source"] == f"{run.topic}/0/0"
         assert mine["key"] == session
         assert mine["headers"] == {"origin": "test"}
         assert mine["value"].encode() == early
-        assert len(cli(capsys, "show", "--limit", "1")) == 1
+        assert len(dlq_cli(capsys, "show", "--limit", "1")) == 1
 
-        dry = cli(capsys, "replay", "--reason", "no_user")
+        dry = dlq_cli(capsys, "replay", "--reason", "no_user")
         assert orjson.loads(dry[0]) == {
             "would_replay": 2,
             "by_reason": {"no_user": 2},
-            "skipped": {"duplicate": 0, "truncated": 0},
+            "skipped": {"duplicate": 0, "truncated": 0, "unreadable": 0, "other_topic": 0},
         }
         produced = len(asyncio.run(read_topic(real_services.kafka_bootstrap, run.topic)))
         assert produced == 4, "a dry run sends nothing"
 
-        done = cli(capsys, "replay", "--reason", "no_user", "--yes")
+        done = dlq_cli(capsys, "replay", "--reason", "no_user", "--yes")
         assert orjson.loads(done[0]) == {
             "replayed": 2,
             "by_reason": {"no_user": 2},
-            "skipped": {"duplicate": 0, "truncated": 0},
+            "skipped": {"duplicate": 0, "truncated": 0, "unreadable": 0, "other_topic": 0},
         }
         asyncio.run(run.wait_drained())
     finally:
@@ -142,16 +136,16 @@ def test_a_record_dead_lettered_twice_is_shown_and_replayed_once(
             await dlq.stop()
 
     asyncio.run(letters())
-    shown = [orjson.loads(line) for line in cli(capsys, "show")]
+    shown = [orjson.loads(line) for line in dlq_cli(capsys, "show")]
     assert sorted(s["source"] for s in shown) == [f"{run.topic}/0/7", f"{run.topic}/0/8"]
     assert [s["dlq"] for s in shown if s["source"].endswith("/7")] == [f"{run.dlq_topic}/0/2"]
-    dry = cli(capsys, "replay")
+    dry = dlq_cli(capsys, "replay")
     assert orjson.loads(dry[0])["would_replay"] == 2
-    done = cli(capsys, "replay", "--yes")
+    done = dlq_cli(capsys, "replay", "--yes")
     assert orjson.loads(done[0]) == {
         "replayed": 2,
         "by_reason": {"invalid_json": 2},
-        "skipped": {"duplicate": 1, "truncated": 0},
+        "skipped": {"duplicate": 1, "truncated": 0, "unreadable": 0, "other_topic": 0},
     }
     topic = asyncio.run(read_topic(real_services.kafka_bootstrap, run.topic))
     assert sorted(value or b"" for value, _ in topic) == [b"{bad 7", b"{bad 8"]

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -101,6 +102,21 @@ async def _store_unavailable(_: Request, exc: Exception) -> Response:
     return _unavailable("store_unavailable", "Redis is unavailable; retry")
 
 
+async def _http_error(request: Request, exc: Exception) -> Response:
+    # Starlette's router answers an unknown path (404) and a wrong method (405, with `Allow`)
+    # in plain text; they get the JSON shape of every other error.
+    if not isinstance(exc, HTTPException):
+        return await _internal_error(request, exc)
+    headers = {name.lower(): value for name, value in (exc.headers or {}).items()}
+    if exc.status_code == 404:
+        return _error(404, "not_found", "not_found", "no such endpoint", **headers)
+    if exc.status_code == 405:
+        use = headers.get("allow", "GET")
+        message = f"{request.method} is not allowed here; use {use}"
+        return _error(405, "method_not_allowed", "method_not_allowed", message, **headers)
+    return _error(exc.status_code, "http_error", "http_error", str(exc.detail), **headers)
+
+
 async def _internal_error(_: Request, exc: Exception) -> Response:
     # A bug, not the client's fault: the JSON shape, never a traceback. Starlette re-raises
     # the exception after this response, so uvicorn logs it (once, with its traceback).
@@ -193,5 +209,9 @@ def build_app(
     routes += extra_routes
     return Starlette(
         routes=routes,
-        exception_handlers={StoreUnavailable: _store_unavailable, Exception: _internal_error},
+        exception_handlers={
+            HTTPException: _http_error,
+            StoreUnavailable: _store_unavailable,
+            Exception: _internal_error,
+        },
     )

@@ -6,6 +6,7 @@ from typing import Any
 
 import jwt
 
+from adapters.gateway.keys import KeyRefused, hmac_key, public_key
 from adapters.gateway.settings import AuthSettings
 from application.gateway.ports import AuthError
 from application.ports import Clock
@@ -14,7 +15,7 @@ from domain.gateway.credentials import Principal, expired, expiry_of
 
 
 class AuthConfigError(ValueError):
-    """The auth settings cannot verify anything (no key for the algorithm)."""
+    """The auth settings cannot verify anything (no key for the algorithm, or a bad one)."""
 
 
 class JwtAuthenticator:
@@ -28,14 +29,20 @@ class JwtAuthenticator:
     def __init__(self, settings: AuthSettings, *, clock: Clock) -> None:
         self._s = settings
         self._clock = clock
-        if settings.algorithm.startswith("HS"):
-            if settings.secret is None:
-                raise AuthConfigError("auth.secret is required for " + settings.algorithm)
-            self._key: Any = settings.secret.get_secret_value()
-        else:
-            if settings.public_key is None:
-                raise AuthConfigError("auth.public_key is required for " + settings.algorithm)
-            self._key = settings.public_key.get_secret_value()
+        # The key is loaded once, here: a key PyJWT cannot use is a refusal at start, never a
+        # 500 on each request (the settings validator already refused it; this is the backstop).
+        try:
+            if settings.algorithm.startswith("HS"):
+                if settings.secret is None:
+                    raise AuthConfigError("auth.secret is required for " + settings.algorithm)
+                self._key: Any = hmac_key(settings.algorithm, settings.secret.get_secret_value())
+            else:
+                if settings.public_key is None:
+                    raise AuthConfigError("auth.public_key is required for " + settings.algorithm)
+                self._key = public_key(settings.algorithm, settings.public_key.get_secret_value())
+        except KeyRefused as exc:
+            field = "secret" if settings.algorithm.startswith("HS") else "public_key"
+            raise AuthConfigError(f"auth.{field} {exc}") from None
 
     def verify(self, token: str) -> Principal:
         s = self._s
@@ -57,8 +64,10 @@ class JwtAuthenticator:
             raise AuthError("invalid_issuer", "the token is from another issuer") from None
         except jwt.MissingRequiredClaimError as exc:
             raise AuthError("invalid_token", f"the token lacks the {exc.claim!r} claim") from None
-        except jwt.InvalidTokenError:
-            # Covers a forged signature, a wrong algorithm and garbage; the token is not echoed.
+        except jwt.PyJWTError:
+            # Covers a forged signature, a wrong algorithm, garbage, and whatever else PyJWT
+            # raises about a token (InvalidKeyError included): a 401, never a 500. The token
+            # is not echoed.
             raise AuthError("invalid_token", "the token is invalid") from None
         user = claims.get(s.user_claim)
         if isinstance(user, int) and not isinstance(user, bool):

@@ -2,148 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Callable
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from adapters.kafka.admin import KafkaAdminError, partitions_of
 from adapters.kafka.errors import LIBRARY_ERRORS, described
-from adapters.kafka.letters import (
-    HEADER_MESSAGE,
-    HEADER_OFFSET,
-    HEADER_ORIGINAL_SIZE,
-    HEADER_PARTITION,
-    HEADER_REASON,
-    HEADER_SHA256,
-    HEADER_TIME,
-    HEADER_TOPIC,
-    HEADER_TRUNCATED,
-    HEADER_TRUNCATED_PARTS,
-    HEADER_VALUE_NULL,
-)
+from adapters.kafka.letters import HEADER_TOPIC
 from adapters.kafka.settings import KafkaSettings
+from adapters.kafka.stored_letter import HEADER_REPLAYED_FROM, StoredLetter
+from adapters.kafka.unreadable import PARSE_ERRORS, failed_fetch, fetch_raw, read_records
 
 _READ_ERRORS: tuple[type[Exception], ...] = (*LIBRARY_ERRORS, KafkaAdminError)
-HEADER_REPLAYED_FROM = "dlq.replayed_from"  # on a replayed record: "<dlq topic>/<p>/<offset>"
-_OURS = frozenset(
-    {
-        HEADER_REASON,
-        HEADER_MESSAGE,
-        HEADER_TOPIC,
-        HEADER_PARTITION,
-        HEADER_OFFSET,
-        HEADER_TIME,
-        HEADER_TRUNCATED,
-        HEADER_TRUNCATED_PARTS,
-        HEADER_ORIGINAL_SIZE,
-        HEADER_SHA256,
-        HEADER_VALUE_NULL,
-        HEADER_REPLAYED_FROM,
-    }
-)
+_BY_HAND_RECORDS = 500  # letters read by hand past one the client cannot parse, per call
+__all__ = ["DeadLetterLogError", "StoredLetter", "letter_count", "read_letters", "replay"]
 
 
 class DeadLetterLogError(Exception):
     """The dead-letter topic cannot be read, or a replayed record cannot be written."""
 
 
-@dataclass(frozen=True, slots=True)
-class StoredLetter:
-    """One record of the dead-letter topic: the original record plus the `dlq.*` headers."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: tuple[tuple[str, bytes], ...]
-
-    def header(self, name: str) -> str | None:
-        for key, raw in reversed(self.headers):
-            if key == name:
-                return raw.decode("utf-8", "replace") if raw is not None else None
-        return None
-
-    @property
-    def source(self) -> tuple[str, int, int] | None:
-        """(topic, partition, offset) of the record it holds; None for a letter not ours."""
-        topic, partition, offset = (
-            self.header(h) for h in (HEADER_TOPIC, HEADER_PARTITION, HEADER_OFFSET)
-        )
-        if topic is None or partition is None or offset is None:
-            return None
-        try:
-            return topic, int(partition), int(offset)
-        except ValueError:
-            return None
-
-    @property
-    def truncated(self) -> bool:
-        """The letter does not hold its record byte for byte (cut to fit the topic)."""
-        return self.header(HEADER_TRUNCATED) == "true"
-
-    @property
-    def original_value(self) -> bytes | None:
-        """The record's value as it was (None for a record with neither key nor value)."""
-        return None if self.header(HEADER_VALUE_NULL) == "true" else self.value
-
-    @property
-    def reason(self) -> str | None:
-        return self.header(HEADER_REASON)
-
-    @property
-    def time(self) -> datetime | None:
-        text = self.header(HEADER_TIME)
-        try:
-            return datetime.fromisoformat(text) if text else None
-        except ValueError:
-            return None
-
-    def original_headers(self) -> list[tuple[str, bytes]]:
-        """The headers the record had before it was dead-lettered."""
-        # A replayed record carries dlq.replayed_from and only that of ours; a producer's
-        # own header that merely starts with "dlq." is kept.
-        return [(k, v) for k, v in self.headers if k not in _OURS]
-
-    def summary(self) -> dict[str, object]:
-        """A JSON-ready view: where it is, why it is there, where it came from, and its bytes."""
-        value: str | None = None
-        if self.original_value is not None:
-            value = self.original_value.decode("utf-8", "backslashreplace")
-        truncated = {}
-        if self.truncated:
-            truncated = {
-                "truncated": {
-                    "parts": (self.header(HEADER_TRUNCATED_PARTS) or "").split(","),
-                    "original_size": self.header(HEADER_ORIGINAL_SIZE),
-                    "sha256": self.header(HEADER_SHA256),
-                }
-            }
-        return {
-            "dlq": f"{self.topic}/{self.partition}/{self.offset}",
-            "reason": self.reason,
-            "message": self.header(HEADER_MESSAGE),
-            "source": "/".join(
-                self.header(h) or "?" for h in (HEADER_TOPIC, HEADER_PARTITION, HEADER_OFFSET)
-            ),
-            "time": self.header(HEADER_TIME),
-            "key": self.key.decode("utf-8", "backslashreplace") if self.key is not None else None,
-            "value": value,
-            "headers": {
-                k: v.decode("utf-8", "replace") if v is not None else None
-                for k, v in self.original_headers()
-            },
-            **truncated,
-        }
-
-
 async def read_letters(
     settings: KafkaSettings, *, newest: int | None = None
 ) -> AsyncIterator[StoredLetter]:
     """The dead letters up to the topic's end as it is now, oldest first per partition; with
-    `newest`, only the last `newest` of each partition. No consumer group: nothing commits."""
+    `newest`, only the last `newest` of each partition. No consumer group: nothing commits.
+    A letter the client library cannot parse (a header name that is not UTF-8, written by some
+    other producer) is read by hand and marked `unreadable`: it never stops the reading."""
     topic = settings.dead_letter_topic
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.bootstrap_servers,
@@ -164,12 +50,21 @@ async def read_letters(
             consumer.seek(tp, max(begin[tp], end[tp] - newest) if newest else begin[tp])
         remaining = {tp for tp in tps if await consumer.position(tp) < end[tp]}
         while remaining:
-            batches = await consumer.getmany(*remaining, timeout_ms=1000)
+            try:
+                batches = await consumer.getmany(*remaining, timeout_ms=1000)
+            except PARSE_ERRORS as exc:
+                batches = await _around_unreadable(consumer, exc, settings)
             for tp, messages in batches.items():
                 for m in messages:
                     if m.offset < end[tp]:
                         yield StoredLetter(
-                            topic, tp.partition, m.offset, m.key, m.value, tuple(m.headers)
+                            topic,
+                            tp.partition,
+                            m.offset,
+                            m.key,
+                            m.value,
+                            tuple(m.headers),
+                            getattr(m, "unreadable", None),
                         )
                 if messages and messages[-1].offset + 1 >= end[tp]:
                     remaining.discard(tp)
@@ -177,6 +72,27 @@ async def read_letters(
         raise DeadLetterLogError(f"cannot read {topic}: {described(exc)}") from exc
     finally:
         await _stopped(consumer)
+
+
+async def _around_unreadable(
+    consumer: AIOKafkaConsumer, exc: BaseException, settings: KafkaSettings
+) -> Mapping[TopicPartition, list[Any]]:
+    """What the failed `getmany` had drained, and the failed partition's next letters read by
+    hand (the bad one marked unreadable), its position moved past them: the source's way
+    (adapters/kafka/unreadable.py), for the same records."""
+    tp, drained = failed_fetch(exc)
+    if tp is None:  # not where aiokafka raises it from: nothing to step past safely
+        raise DeadLetterLogError(f"a dead letter cannot be read: {described(exc)}") from exc
+    start = await consumer.position(tp)
+    raw = await fetch_raw(consumer._client, tp, start, settings.max_partition_fetch_bytes)
+    records = read_records(raw, start, _BY_HAND_RECORDS)
+    if not records:
+        raise DeadLetterLogError(
+            f"the dead letter at {tp.topic}/{tp.partition}/{start} cannot be read, even by hand:"
+            f" {described(exc)}"
+        ) from exc
+    consumer.seek(tp, records[-1].offset + 1)
+    return {**drained, tp: [*drained.get(tp, []), *records]}
 
 
 async def _stopped(client: AIOKafkaConsumer | AIOKafkaProducer) -> None:
@@ -209,15 +125,34 @@ async def letter_count(settings: KafkaSettings) -> int:
         await _stopped(consumer)
 
 
+def replay_refusal(letter: StoredLetter, topic: str) -> str | None:
+    """Why `letter` must not be replayed to `topic`, or None if it may be."""
+    if letter.unreadable is not None:
+        return f"it could only be read by hand ({letter.unreadable}), so it is not the original"
+    if letter.truncated:
+        return (
+            "the letter was truncated to fit the dead-letter topic, so it does not hold the"
+            " original record (its dlq.sha256 names it)"
+        )
+    source = letter.header(HEADER_TOPIC)
+    if source is None or letter.source is None:
+        return "it names no source record (no bridge wrote it)"
+    if source != topic:
+        return f"it came from {source[:100]!r}, not from kafka.topic {topic!r}"
+    return None
+
+
 async def replay(
     settings: KafkaSettings,
     letters: AsyncIterable[StoredLetter],
     *,
     on_sent: Callable[[StoredLetter], None] | None = None,
 ) -> int:
-    """Produce each letter's original record (key, value, headers) to the topic it came from,
-    marked with `dlq.replayed_from`, and wait until Kafka acknowledged every one. A truncated
-    letter is never sent: its value is not the original (the caller leaves them out)."""
+    """Produce each letter's original record (key, value, headers) to `settings.topic`, marked
+    with `dlq.replayed_from`, and wait until Kafka acknowledged every one. Only a letter whose
+    source is `settings.topic` is sent there, never to a topic a letter's header names (anyone
+    who can write the dead-letter topic could name any topic). A truncated or unreadable letter
+    is never sent: it does not hold the original. The caller leaves all of those out."""
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.bootstrap_servers,
         client_id=f"{settings.client_id}-dlq-replay",
@@ -230,15 +165,13 @@ async def replay(
         await producer.start()
         futures = []
         async for letter in letters:
-            if letter.truncated:
-                raise DeadLetterLogError(
-                    f"{letter.topic}/{letter.partition}/{letter.offset} is truncated: not replayed"
-                )
-            target = letter.header(HEADER_TOPIC) or settings.topic
-            origin = f"{letter.topic}/{letter.partition}/{letter.offset}".encode()
+            refused = replay_refusal(letter, settings.topic)
+            if refused is not None:
+                raise DeadLetterLogError(f"{letter.at} is not replayed: {refused}")
+            origin = letter.at.encode()
             futures.append(
                 await producer.send(
-                    target,
+                    settings.topic,
                     value=letter.original_value,
                     key=letter.key,
                     headers=[*letter.original_headers(), (HEADER_REPLAYED_FROM, origin)],

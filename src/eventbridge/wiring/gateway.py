@@ -93,6 +93,6 @@ class Gateway(containers.DeclarativeContainer):
         settings=settings.provided.gateway,
         auth=settings.provided.auth,
         extra_routes=providers.Factory(
-            metrics_routes, core.telemetry_providers, settings.provided.metrics.prometheus_enabled
+            metrics_routes, core.telemetry_providers, settings.provided.metrics.public_metrics
         ),
     )

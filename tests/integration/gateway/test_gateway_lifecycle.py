@@ -113,3 +113,27 @@ def test_the_gateway_serves_its_own_prometheus_metrics(
             await asyncio.wait_for(task, 30)
 
     asyncio.run(scenario())
+
+
+def test_metrics_gateway_port_moves_metrics_off_the_public_port(
+    real_services: Services, unique: str
+) -> None:
+    """With `metrics.gateway_port`, a balancer in front of the public port cannot expose the
+    metrics: the public port answers 404 (in the JSON error shape) and the other serves them."""
+    from simulator.processes import free_port
+
+    metrics_port = free_port()
+    gw = GatewayHarness(real_services, unique, metrics={"gateway_port": metrics_port})
+
+    async def scenario() -> None:
+        async with gw.serve(otel=True), httpx.AsyncClient(timeout=5) as client:
+            public = await client.get(f"{gw.base_url}/metrics")
+            private = await client.get(f"http://127.0.0.1:{metrics_port}/metrics")
+            other = await client.get(f"http://127.0.0.1:{metrics_port}/v1/events")
+        assert public.status_code == 404
+        assert public.json()["error"] == "not_found"
+        assert private.status_code == 200
+        assert "eventbridge_sse_connections" in private.text
+        assert other.status_code == 404  # the metrics listener serves nothing else
+
+    asyncio.run(scenario())

@@ -45,3 +45,13 @@ def test_the_user_id_is_held_to_the_rule_the_bridge_routes_by() -> None:
     assert auth.verify(_token("alice@x.io", exp)).user_id == "alice@x.io"
     for bad in ("u{1}", "u 1", "u1\n", "a" * 129):
         assert _refusal(auth, _token(bad, exp)) == "invalid_user", bad
+
+
+def test_whatever_pyjwt_raises_about_a_token_is_a_401_never_a_500() -> None:
+    clock = FakeClock(datetime.now(UTC))
+    auth = JwtAuthenticator(AuthSettings(secret=SECRET), clock=clock)
+    token = _token("u1", clock.unix() + 60)
+    # A key PyJWT refuses only when it uses it (InvalidKeyError is no InvalidTokenError): the
+    # settings refuse such keys at start; this is the backstop at request time.
+    auth._key = b""
+    assert _refusal(auth, token) == "invalid_token"
