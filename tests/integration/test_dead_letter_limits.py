@@ -102,7 +102,7 @@ def test_a_record_just_under_the_topics_limit_is_dead_lettered_truncated_and_not
     assert orjson.loads(out[0]) == {
         "replayed": 0,
         "by_reason": {},
-        "skipped": {"duplicate": 0, "truncated": 1},
+        "skipped": {"duplicate": 0, "truncated": 1, "unreadable": 0, "other_topic": 0},
     }
     assert "truncated" in err
     assert len(asyncio.run(read_topic(real_services.kafka_bootstrap, run.topic))) == 3
