@@ -21,6 +21,7 @@ from application.ports import (
     StreamStore,
     Telemetry,
 )
+from application.telemetry_guard import guarded
 from application.triage import Triager
 from domain.breaker import BreakerState, CircuitBreaker
 from domain.model import Partition
@@ -52,6 +53,7 @@ class BridgeService:
         triager: Triager,
         policy: BridgePolicy,
     ) -> None:
+        telemetry = guarded(telemetry)  # a telemetry bug never kills or misleads the bridge
         self._source = source
         self._clock = clock
         self._breaker = breaker
