@@ -26,12 +26,16 @@ class BridgePolicy:
     # Records waiting for a retry (a failed write, and what came behind it): at this bound the
     # partitions pause whatever the policy, so no outage can grow it without end.
     max_backlog_records: int = 10_000
+    # ... and the bytes they hold (key, value and headers): a bound on memory, not on a count
+    # that 1 MiB records make 10 GiB.
+    max_backlog_bytes: int = 64 * 1024 * 1024
 
     def __post_init__(self) -> None:
         for name in (
             "max_batch",
             "commit_every_records",
             "max_backlog_records",
+            "max_backlog_bytes",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")

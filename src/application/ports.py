@@ -229,6 +229,12 @@ class BridgeHealth:
     paused: int
     backlog: int
     seconds_without_assignment: float
+    backlog_bytes: int = 0
+    # Seconds records have been waiting (fetched, not finished) with nothing finished; 0 while
+    # nothing waits. Readiness compares it with `bridge.stall_s`.
+    stalled_s: float = 0.0
+    # The last dead-letter failure, while dead letters keep failing (None once they go out).
+    dead_letters_error: str | None = None
 
     @property
     def publish_success_rate(self) -> float:

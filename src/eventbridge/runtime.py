@@ -32,6 +32,7 @@ class _Running:
             self.bridge.health() if self.bridge is not None else None,
             self.store,
             no_assignment_grace_s=self.settings.bridge.no_assignment_grace_s,
+            stall_s=self.settings.bridge.stall_s,
             service=self.settings.metrics.service_name,
         )
 

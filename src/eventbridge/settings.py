@@ -73,6 +73,17 @@ class BridgeSettings(BaseModel):
         description="Records kept for a retry during an outage; at this bound the partitions "
         "pause under every policy (drop too)",
     )
+    max_backlog_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1024,
+        description="Bytes (keys, values, headers) of the records kept for a retry; at this "
+        "bound the partitions pause under every policy (drop too)",
+    )
+    stall_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="Not ready once records have waited this long with nothing finished",
+    )
     owner_cache_size: int = Field(default=100_000, ge=1)
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=9464, ge=0, le=65535)

@@ -12,12 +12,21 @@ from domain.model import Partition, Record
 log = logging.getLogger("eventbridge.bridge")
 
 
+def _bytes(records: Sequence[Record]) -> int:
+    """What records hold in memory, near enough: key, value, header names and values."""
+    return sum(
+        len(r.key or b"") + len(r.value or b"") + sum(len(n) + len(v or b"") for n, v in r.headers)
+        for r in records
+    )
+
+
 class Backlog:
     """Records waiting for a retry, in fetch order: a batch whose write failed, and the
     batches that came behind it (never written before it).
 
     Bounded under every policy (SPEC §15): under `pause` the assigned partitions pause as soon
-    as anything waits; under `drop` once `max_backlog_records` wait. The retry timer is set by
+    as anything waits; under `drop` once `max_backlog_records` wait or they hold
+    `max_backlog_bytes` (`bytes`: key, value and headers). The retry timer is set by
     the first failure and by a failed retry only, so batches arriving under `drop` cannot push
     the retry away for ever.
     """
@@ -30,6 +39,7 @@ class Backlog:
         self._clock = clock
         self._policy = policy
         self.records: list[Record] = []
+        self.bytes = 0  # what `records` hold (_bytes)
         self.retry_at = 0.0
 
     def __len__(self) -> int:
@@ -53,27 +63,33 @@ class Backlog:
         failed while it was triaged); a retried backlog becomes what is still waiting."""
         if retry:
             self.records = list(records)
+            self.bytes = _bytes(self.records)
             return
         self.records.extend(records)
+        self.bytes += _bytes(records)
         if self.holds_partitions():
             self.pause_all()
 
     def cleared(self) -> None:
         """The retry went through: nothing waits, the partitions go on."""
         self.records = []
+        self.bytes = 0
         self.resume_all()
 
     def holds_partitions(self) -> bool:
         """While records wait the partitions stay paused under `pause`, and under `drop` too
-        once the backlog reached its bound."""
+        once the backlog reached one of its bounds (records or bytes)."""
+        policy = self._policy
         return (
-            self._policy.on_open is OpenPolicy.PAUSE
-            or len(self.records) >= self._policy.max_backlog_records
+            policy.on_open is OpenPolicy.PAUSE
+            or len(self.records) >= policy.max_backlog_records
+            or self.bytes >= policy.max_backlog_bytes
         )
 
     def forget(self, partitions: Collection[Partition]) -> None:
         """Revoked partitions' records go (the next owner fetches them again)."""
         self.records = [r for r in self.records if r.partition not in partitions]
+        self.bytes = _bytes(self.records)
         if not self.records:
             self.resume_all()  # what waited for Redis went away with the partitions
 

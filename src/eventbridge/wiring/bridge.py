@@ -70,6 +70,7 @@ def bridge_policy(settings: EventBridgeSettings) -> BridgePolicy:
         on_open=OpenPolicy(settings.circuit_breaker.policy),
         retry_backoff_s=b.retry_backoff_s,
         max_backlog_records=b.max_backlog_records,
+        max_backlog_bytes=b.max_backlog_bytes,
     )
 
 

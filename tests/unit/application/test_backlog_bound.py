@@ -25,8 +25,9 @@ BATCH = 100
 BOUND = 1000
 
 
-def records(clock: FakeClock) -> Iterator[tuple[bytes, bytes]]:
-    """An endless stream of valid commands with a malformed record every tenth."""
+def records(clock: FakeClock, pad: int = 0) -> Iterator[tuple[bytes, bytes]]:
+    """An endless stream of valid commands with a malformed record every tenth; each command
+    carries `pad` bytes more in a field the mapper passes on."""
     n = 0
     while True:
         n += 1
@@ -34,17 +35,25 @@ def records(clock: FakeClock) -> Iterator[tuple[bytes, bytes]]:
         if n % 10 == 0:
             yield session.encode(), b"{not json"
             continue
-        yield session.encode(), flat_event(clock.wall(), session, str(n % 7), COMMAND)
+        extra = {"note": "x" * pad} if pad else {}
+        yield session.encode(), flat_event(clock.wall(), session, str(n % 7), COMMAND, **extra)
 
 
 class Traffic:
     """A source that gets `BATCH` new records before every step, while time moves on."""
 
-    def __init__(self, on_open: OpenPolicy) -> None:
+    def __init__(
+        self,
+        on_open: OpenPolicy,
+        *,
+        max_backlog_records: int = BOUND,
+        max_backlog_bytes: int = 64 * 1024 * 1024,
+        pad: int = 0,
+    ) -> None:
         self.clock = FakeClock()
         self.source = FakeEventSource(self.clock, PARTITIONS)
         self.store, self.dlq = FakeStreamStore(), FakeDeadLetters()
-        self._records = records(self.clock)
+        self._records = records(self.clock, pad)
         self.bridge: BridgeService = bridge_over_fakes(
             self.clock,
             self.source,
@@ -56,7 +65,8 @@ class Traffic:
                 max_batch=BATCH,
                 on_open=on_open,
                 retry_backoff_s=1.0,
-                max_backlog_records=BOUND,
+                max_backlog_records=max_backlog_records,
+                max_backlog_bytes=max_backlog_bytes,
             ),
         )
 
@@ -114,6 +124,25 @@ def test_a_dead_letter_outage_keeps_the_backlog_bounded_and_the_retry_comes(
     t.dlq.available = True
     t.catch_up()
     assert t.source.paused() == frozenset()
+    t.assert_everything_delivered_once()
+
+
+@pytest.mark.parametrize("on_open", [OpenPolicy.DROP, OpenPolicy.PAUSE])
+def test_a_dead_letter_outage_keeps_the_backlog_bounded_in_bytes_too(on_open: OpenPolicy) -> None:
+    # Records of ~10 KB: the count bound (10,000) is far; the bytes bound (1 MB) is not.
+    t = Traffic(on_open, max_backlog_records=10_000, max_backlog_bytes=1_000_000, pad=10_000)
+    t.step(2)
+    t.dlq.available = False
+    t.step(40)
+    held = t.bridge.health().backlog_bytes
+    batch_bytes = BATCH * 10_500
+    assert 0 < held <= 1_000_000 + 2 * batch_bytes  # the bound, plus what was already fetched
+    assert t.bridge.backlog < 10_000
+    assert t.source.paused() == frozenset(PARTITIONS)
+    t.dlq.available = True
+    t.catch_up()
+    assert t.source.paused() == frozenset()
+    assert t.bridge.health().backlog_bytes == 0
     t.assert_everything_delivered_once()
 
 
