@@ -23,6 +23,9 @@ class BridgePolicy:
     commit_interval_s: float = 1.0
     on_open: OpenPolicy = OpenPolicy.PAUSE
     retry_backoff_s: float = 0.5
+    # Each failed retry doubles the wait, up to this: an outage that lasts (a dead-letter topic
+    # deleted for good) is retried slowly, never in a loop; recovery comes within this bound.
+    retry_backoff_max_s: float = 30.0
     # Records waiting for a retry (a failed write, and what came behind it): at this bound the
     # partitions pause whatever the policy, so no outage can grow it without end.
     max_backlog_records: int = 10_000
@@ -39,6 +42,11 @@ class BridgePolicy:
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
-        for name in ("fetch_timeout_s", "commit_interval_s", "retry_backoff_s"):
+        for name in (
+            "fetch_timeout_s",
+            "commit_interval_s",
+            "retry_backoff_s",
+            "retry_backoff_max_s",
+        ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")

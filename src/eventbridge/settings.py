@@ -67,6 +67,11 @@ class BridgeSettings(BaseModel):
         description="Commit at least this often; and at once whenever a fetch finds nothing new",
     )
     retry_backoff_s: float = Field(default=0.5, gt=0)
+    retry_backoff_max_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Each failed retry of the backlog doubles the wait, up to this",
+    )
     max_backlog_records: int = Field(
         default=10_000,
         ge=1,

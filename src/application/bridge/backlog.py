@@ -28,7 +28,9 @@ class Backlog:
     as anything waits; under `drop` once `max_backlog_records` wait or they hold
     `max_backlog_bytes` (`bytes`: key, value and headers). The retry timer is set by
     the first failure and by a failed retry only, so batches arriving under `drop` cannot push
-    the retry away for ever.
+    the retry away for ever; each failed retry in a row doubles the wait (from
+    `retry_backoff_s` up to `retry_backoff_max_s`), so an outage that lasts costs a retry now
+    and then, not a loop.
     """
 
     def __init__(
@@ -41,6 +43,7 @@ class Backlog:
         self.records: list[Record] = []
         self.bytes = 0  # what `records` hold (_bytes)
         self.retry_at = 0.0
+        self._failed_retries = 0  # in a row, since the wait started
 
     def __len__(self) -> int:
         return len(self.records)
@@ -54,9 +57,19 @@ class Backlog:
 
     def failed(self, *, retry: bool) -> None:
         """A write failed: a wait starts, unless one is running (only the failed retry itself,
-        or the first failure, sets the timer)."""
-        if retry or not self.records:
-            self.retry_at = self._clock.monotonic() + self._policy.retry_backoff_s
+        or the first failure, sets the timer); the n-th failed retry in a row waits
+        2^n x `retry_backoff_s`, at most `retry_backoff_max_s`."""
+        if retry:
+            self._failed_retries += 1
+        elif self.records:
+            return
+        else:
+            self._failed_retries = 0
+        policy = self._policy
+        wait_s = policy.retry_backoff_s * 2 ** min(self._failed_retries, 32)
+        self.retry_at = self._clock.monotonic() + min(
+            wait_s, max(policy.retry_backoff_max_s, policy.retry_backoff_s)
+        )
 
     def keep(self, records: Sequence[Record], *, retry: bool) -> None:
         """`records` wait for a retry: a new batch joins the end (behind a batch whose write

@@ -69,6 +69,7 @@ def bridge_policy(settings: EventBridgeSettings) -> BridgePolicy:
         commit_interval_s=b.commit_interval_s,
         on_open=OpenPolicy(settings.circuit_breaker.policy),
         retry_backoff_s=b.retry_backoff_s,
+        retry_backoff_max_s=b.retry_backoff_max_s,
         max_backlog_records=b.max_backlog_records,
         max_backlog_bytes=b.max_backlog_bytes,
     )

@@ -103,7 +103,7 @@ def test_a_bridge_whose_dead_letters_fail_is_not_ready_and_stalled_once_it_waite
     assert body["stalled_s"] > 30
 
     dlq.available = True
-    steps(bridge, 3, clock, every_s=1)
+    steps(bridge, 31, clock, every_s=1)  # the tries backed off to retry_backoff_max_s (30 s)
     ok, body = asyncio.run(readiness(bridge.health(), store, no_assignment_grace_s=60, stall_s=30))
     assert (ok, body["reasons"], body["backlog"], body["dead_letters"]) == (
         True, [], 0, {"error": None}
