@@ -97,6 +97,7 @@ class AiokafkaDeadLetters:
             acks="all",
             linger_ms=0,
             request_timeout_ms=self._settings.request_timeout_ms,
+            metadata_max_age_ms=self._settings.metadata_max_age_ms,
             max_request_size=self._limit,
             # A batch never holds more than one letter past this, so letters that each fit
             # cannot add up to a batch the topic refuses.
