@@ -80,6 +80,11 @@ async def _serve(command: str, settings: EventBridgeSettings) -> int:
             await run_gateway(settings, stop)
         else:
             await run_all(settings, stop)
+    except SettingsError as exc:
+        # Found only as the process starts (a Redis that evicts keys): the same one message
+        # naming the key as any other bad setting, and the same status.
+        print(f"eventbridge: {exc}", file=sys.stderr)
+        return 2
     except TaskFailed as exc:
         # Liveness: a gateway whose background work cannot stay up exits for its supervisor
         # (systemd, Kubernetes) to restart it; the loop's traceback was logged when it died.

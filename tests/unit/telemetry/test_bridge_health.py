@@ -136,3 +136,17 @@ def test_a_bridge_whose_breaker_is_open_is_not_ready_until_it_closed() -> None:
     steps(bridge, 10, clock, every_s=1)
     ok, body = asyncio.run(readiness(bridge.health(), store, no_assignment_grace_s=60))
     assert (ok, body["reasons"], body["circuit_breaker"]["state"]) == (True, [], "closed")
+
+
+def test_a_bridge_on_a_redis_that_evicts_is_not_ready_and_names_the_policy() -> None:
+    clock = FakeClock()
+    source, store = FakeEventSource(clock, [P]), FakeStreamStore()
+    bridge = bridge_over(clock, source, store)
+    asyncio.run(bridge.step())
+    ok, body = asyncio.run(
+        readiness(bridge.health(), store, no_assignment_grace_s=60, evicting="allkeys-lru")
+    )
+    assert (ok, body["reasons"]) == (False, ["redis_evicts"])
+    assert body["redis"] == {"reachable": True, "evicting_policy": "allkeys-lru"}
+    ok, body = asyncio.run(readiness(bridge.health(), store, no_assignment_grace_s=60))
+    assert (ok, body["redis"]["evicting_policy"]) == (True, None)
