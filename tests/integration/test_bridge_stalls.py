@@ -16,8 +16,9 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from simulator.processes import free_port
 from simulator.services import Services
 from tests.integration.bridge_env import BridgeRun
-from tests.integration.observability.scrape import ready
+from tests.integration.observability.scrape import metrics_text, ready
 from tests.integration.raw_events import produce_raw
+from tests.unit.telemetry.metrics_reading import total
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -118,10 +119,14 @@ def test_under_drop_a_dead_letter_outage_pauses_once_the_backlog_holds_its_bytes
         assert 0 < held <= BOUND_BYTES + 2 * BATCH * (RECORD_BYTES + 2), body
         assert body["backlog"] < len(bad)
         assert "dead_letters_unavailable" in body["reasons"]
+        # The gauge an operator alerts on says the same (docs/metrics.md).
+        gauge = total(await metrics_text(port), "eventbridge_backlog_bytes")
+        assert 0 < gauge <= BOUND_BYTES + 2 * BATCH * (RECORD_BYTES + 2)
         await set_topic_config(bootstrap, run.dlq_topic, TAKE_EVERY_LETTER)
         await run.wait_drained(alive=[bridge])
         body = await readyz_until(port, lambda s, _: s == 200, "the bridge to be ready again")
         assert (body["backlog_bytes"], body["partitions"]["paused"]) == (0, 0)
+        assert total(await metrics_text(port), "eventbridge_backlog_bytes") == 0
 
     try:
         asyncio.run(scenario())
