@@ -214,6 +214,15 @@ _VALUES: dict[str, tuple[bytes, str]] = {
     "empty_value": (b"", "invalid_json"),
     "whitespace_value": (b"   \n", "invalid_json"),
 }
+# Fifty-five bytes of [0-9a-f-] with the dashes of version 00 where they belong, and dashes
+# where hex digits belong: the shape of a traceparent, but none (W3C: ignored, a new trace).
+HOSTILE_TRACEPARENTS: dict[str, bytes] = {
+    "flags_of_dashes": b"00-" + b"1" * 32 + b"-" + b"1" * 16 + b"---",
+    "trace_id_of_dashes": b"00-" + b"-" * 32 + b"-" + b"1" * 16 + b"-01",
+    "span_id_of_dashes": b"00-" + b"1" * 32 + b"-" + b"-" * 16 + b"-01",
+    "version_of_dashes": b"---" + b"1" * 32 + b"-" + b"1" * 16 + b"-01",
+    "all_dashes": b"-" * 55,
+}
 # kind: headers that leave a valid event valid.
 _HEADERS: dict[str, Callable[[], tuple[tuple[str, bytes], ...]]] = {
     "invalid_utf8_header_value": lambda: (("x-note", b"\xff\xfe\xfd"),),
@@ -221,6 +230,10 @@ _HEADERS: dict[str, Callable[[], tuple[tuple[str, bytes], ...]]] = {
     "header_huge_value": lambda: (("x-huge", b"h" * 100_000),),
     "header_empty_name": lambda: (("", b"v"),),
     "header_bad_traceparent": lambda: (("traceparent", b"00-zz-yy-01\x00"),),
+    **{
+        f"header_traceparent_{name}": (lambda v=value: (("traceparent", v),))
+        for name, value in HOSTILE_TRACEPARENTS.items()
+    },
 }
 
 

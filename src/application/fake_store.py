@@ -6,7 +6,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from application.fake_clock import FakeClock
-from application.ports import PublishResult, StoreUnavailable
+from application.ports import OwnerAnswer, PublishResult, StoreUnavailable
 from domain.model import SseMessage
 
 
@@ -46,6 +46,7 @@ class FakeStreamStore:
         self.available = True
         self.calls = 0
         self.refused_users: set[str] = set()  # users whose keys "hold the wrong type"
+        self.refused_sessions: set[str] = set()  # sessions whose owner key "holds" another type
         self._seq = 0
 
     def _check(self) -> None:
@@ -99,7 +100,8 @@ class FakeStreamStore:
         # Owners are set after the streams, as the script does, and answered per message.
         out = [results[index] for index in range(len(messages))]
         for index, m in enumerate(messages):
-            if m.teaches_owner:  # the owner key is not the user's keys: it is written anyway
+            # The owner key is not the user's keys: it is written anyway, unless it is refused.
+            if m.teaches_owner and m.session_id not in self.refused_sessions:
                 owner = self._own(m.session_id, m.user_id)
                 if out[index].refused is None:
                     out[index] = replace(out[index], owner=owner)
@@ -107,14 +109,20 @@ class FakeStreamStore:
 
     async def owners(
         self, session_ids: Collection[str], claims: Mapping[str, str] | None = None
-    ) -> dict[str, str]:
+    ) -> OwnerAnswer:
         self._check()
         asked = set(session_ids) | set(claims or ())
-        before = {s: self.session_owners[s] for s in asked if s in self.session_owners}
+        refused = {s: "WRONGTYPE (fake)" for s in asked if s in self.refused_sessions}
+        before = {
+            s: self.session_owners[s]
+            for s in asked
+            if s in self.session_owners and s not in refused
+        }
         for session_id, user_id in (claims or {}).items():
-            if session_id not in self.session_owners:  # NX: a held owner keeps its TTL
+            # NX: a held owner keeps its TTL; a refused key is not written at all.
+            if session_id not in self.session_owners and session_id not in refused:
                 self._own(session_id, user_id)
-        return before
+        return OwnerAnswer(before, refused)
 
     async def ping(self) -> None:
         self._check()

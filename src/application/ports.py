@@ -108,6 +108,21 @@ class PublishResult:
     refused: str | None = None
 
 
+class OwnerAnswer(dict[str, str]):
+    """The owner index's answer: each asked session's owner before the call (a dict, session
+    → user), and `refused`: the sessions whose owner key Redis refuses to read or claim, and
+    would again (e.g. WRONGTYPE: something else wrote the key), with why. A refusal is that
+    session's problem (its waiting events are dead-lettered), never an outage of the store."""
+
+    __slots__ = ("refused",)
+
+    def __init__(
+        self, owners: Mapping[str, str] | None = None, refused: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(owners or {})
+        self.refused: dict[str, str] = dict(refused or {})
+
+
 class StreamStore(Protocol):
     """Per-user Redis streams with live notification (docs/redis-contract.md).
 
@@ -121,7 +136,8 @@ class StreamStore(Protocol):
     `owners` asks the session→owner index, in one round trip, for the owner of each session in
     `session_ids` and of each claimed session, and atomically makes each claimed user the
     owner of a session that has none (SET NX). It answers the owners as they were *before* the
-    call: a claimed session missing from the answer had no owner and is now the claimed user's.
+    call: a claimed session missing from the answer had no owner and is now the claimed user's
+    (unless it is `refused`: Redis refused its key, which is then neither read nor claimed).
 
     The dedup window is the newest `dedup_window` ids of each user, trimmed after each call; a
     user's stream and ids live `channel_ttl` seconds after the last call that appended to them,
@@ -134,7 +150,7 @@ class StreamStore(Protocol):
 
     async def owners(
         self, session_ids: Collection[str], claims: Mapping[str, str] | None = None
-    ) -> dict[str, str]: ...
+    ) -> OwnerAnswer: ...
 
     async def ping(self) -> None: ...
 
@@ -213,6 +229,12 @@ class BridgeHealth:
     paused: int
     backlog: int
     seconds_without_assignment: float
+    backlog_bytes: int = 0
+    # Seconds records have been waiting (fetched, not finished) with nothing finished; 0 while
+    # nothing waits. Readiness compares it with `bridge.stall_s`.
+    stalled_s: float = 0.0
+    # The last dead-letter failure, while dead letters keep failing (None once they go out).
+    dead_letters_error: str | None = None
 
     @property
     def publish_success_rate(self) -> float:

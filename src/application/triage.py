@@ -61,26 +61,43 @@ class Triager:
         self._owners = owners
         self._loads = loads
 
-    def settle(self, triage: Triage, before: Mapping[str, str] | None) -> None:
+    def settle(
+        self,
+        triage: Triage,
+        before: Mapping[str, str] | None,
+        refused: Mapping[str, str] | None = None,
+    ) -> None:
         """Decide the waiting events. `before` is the index's answer to the triage's lookups
         and claims: each asked session's owner *before* the call (a claimed session absent
         from it was free, and now belongs to the claimed user); remembered. A waiting event
         goes to the owner the index had, else to the user claimed for it, else it has no
         owner (`no_user`). `before=None`: the index could not be asked (Redis is known to be
-        down); an event with no claim for it is then unroutable."""
+        down); an event with no claim for it is then unroutable. A session in `refused`
+        (Redis refuses its owner key, for good) has no owner the index can tell: its waiting
+        events are dead-lettered (`internal_error`, with Redis's reason), the rest go on."""
+        refused = refused or {}
         if before is not None:
-            won = {s: user for s, user in triage.claims.items() if s not in before}
+            won = {
+                s: user for s, user in triage.claims.items() if s not in before and s not in refused
+            }
             self._owners.update(won | dict(before))
         waiting, triage.waiting = triage.waiting, []
         deliver: list[tuple[int, tuple[Record, SseMessage]]] = []
         letters: list[tuple[int, DeadLetter]] = []
         for w in waiting:
             owner = before.get(w.raw.session_id) if before else None
+            why = refused.get(w.raw.session_id)
+            verdict: SseMessage | Rejection
             try:
-                envelope = self._filter.admit(
-                    w.raw, owned_by(w.raw, owner or w.named), now=triage.now
-                )
-                verdict = self._message(envelope, w.traceparent)
+                if why is not None:
+                    verdict = Rejection(
+                        Reason.INTERNAL_ERROR, f"the session's owner cannot be known: {why}"
+                    )
+                else:
+                    envelope = self._filter.admit(
+                        w.raw, owned_by(w.raw, owner or w.named), now=triage.now
+                    )
+                    verdict = self._message(envelope, w.traceparent)
             except Exception as exc:  # one record's problem, never the batch's (SPEC §15)
                 verdict = internal_error(exc, "checking")
             if isinstance(verdict, SseMessage):

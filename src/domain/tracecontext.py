@@ -37,10 +37,13 @@ def read_traceparent(value: bytes | str | None) -> TraceParent | None:
     if value is None:
         return None
     raw = value.encode("ascii", "replace") if isinstance(value, str) else value.strip()
-    # The common version-00 shape, checked with C-speed bytes operations (hot path).
+    # The common version-00 shape, checked with C-speed bytes operations (hot path): exactly
+    # the three dashes that separate the fields, every other byte a lower-case hex digit (a
+    # dash where a digit belongs is no traceparent, and must never reach int(..., 16)).
     if (
         len(raw) == 55
         and raw[2] == raw[35] == raw[52] == _DASH
+        and raw.count(b"-") == 3
         and not raw.translate(None, _HEX_AND_DASH)
         and raw[:2] != b"ff"
     ):

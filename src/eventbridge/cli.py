@@ -81,8 +81,9 @@ async def _serve(command: str, settings: EventBridgeSettings) -> int:
         else:
             await run_all(settings, stop)
     except SettingsError as exc:
-        # Found only as the process starts (a key the gateway needs, a port already in use):
-        # the same one message naming the key as any other bad setting, and the same status.
+        # Found only as the process starts (a key the gateway needs, a port already in use, a
+        # Redis that evicts keys): the same one message naming the key as any other bad setting,
+        # and the same status.
         print(f"eventbridge: {exc}", file=sys.stderr)
         return 2
     except TaskFailed as exc:

@@ -40,6 +40,9 @@ def health_body(health: BridgeHealth) -> dict[str, Any]:
         },
         "partitions": {"assigned": health.assigned, "paused": health.paused},
         "backlog": health.backlog,
+        "backlog_bytes": health.backlog_bytes,
+        "stalled_s": round(health.stalled_s, 1),
+        "dead_letters": {"error": health.dead_letters_error},
         "seconds_without_assignment": round(health.seconds_without_assignment, 1),
     }
 
@@ -57,15 +60,29 @@ async def readiness(
     store: StreamStore | None,
     *,
     no_assignment_grace_s: float,
+    stall_s: float = 60.0,
     service: str = "eventbridge",
+    evicting: str | None = None,
 ) -> tuple[bool, dict[str, Any]]:
-    """Ready unless Redis does not answer a ping or no partition was assigned for too long."""
+    """Ready only while the bridge can make progress: not when Redis does not answer a ping,
+    the breaker is not closed (Redis failing), the dead-letter topic refuses the letters,
+    records have waited `stall_s` with nothing finished, or no partition was assigned for too
+    long; nor while Redis evicts keys (`evicting`: its maxmemory-policy, changed since start).
+    Every reason that holds is listed."""
     if health is None or store is None:
         return False, {"service": service, "status": "starting", "ready": False, "reasons": []}
     reasons: list[str] = []
     reachable = await redis_reachable(store)
     if not reachable:
         reasons.append("redis_unreachable")
+    if evicting is not None:
+        reasons.append("redis_evicts")
+    if health.breaker_state != "closed":
+        reasons.append("breaker_open")  # open, or half-open with its probe in flight
+    if health.dead_letters_error is not None:
+        reasons.append("dead_letters_unavailable")
+    if health.stalled_s > stall_s:
+        reasons.append("stalled")
     if health.seconds_without_assignment > no_assignment_grace_s:
         reasons.append("no_assignment")
     ready = not reasons
@@ -74,7 +91,7 @@ async def readiness(
         "status": "ready" if ready else "not_ready",
         "ready": ready,
         "reasons": reasons,
-        "redis": {"reachable": reachable},
+        "redis": {"reachable": reachable, "evicting_policy": evicting},
         **health_body(health),
     }
     return ready, body

@@ -9,6 +9,8 @@ from typing import Any
 
 import orjson
 
+from adapters.kafka.log_limits import limit_repeated_kafka_logs
+
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 
@@ -50,3 +52,5 @@ def configure_logging(
     # Client libraries log per request at INFO; keep them to warnings.
     for noisy in ("aiokafka", "kafka", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # What aiokafka repeats per metadata refresh (a missing topic): once per topic per 30 s.
+    limit_repeated_kafka_logs()

@@ -13,6 +13,7 @@ from eventbridge.bridge_http import build_app, serving
 from eventbridge.container import Application
 from eventbridge.gc_tuning import gc_tuned
 from eventbridge.health import readiness
+from eventbridge.redis_eviction import EvictionWatch
 from eventbridge.settings import EventBridgeSettings
 from eventbridge.wiring.bridge import BridgeResource
 
@@ -26,12 +27,15 @@ class _Running:
         self.settings = settings
         self.bridge: BridgeService | None = None
         self.store: StreamStore | None = None
+        self.eviction: EvictionWatch | None = None
 
     async def readiness(self) -> tuple[bool, dict[str, Any]]:
         return await readiness(
             self.bridge.health() if self.bridge is not None else None,
             self.store,
+            evicting=await self.eviction.evicting() if self.eviction is not None else None,
             no_assignment_grace_s=self.settings.bridge.no_assignment_grace_s,
+            stall_s=self.settings.bridge.stall_s,
             service=self.settings.metrics.service_name,
         )
 
@@ -65,6 +69,8 @@ async def run_bridge(
             bridge: BridgeService = await resolved(app_container.bridge.service())
             (await resolved(app_container.bridge.telemetry())).watch(bridge.health)
             running.store = await resolved(app_container.bridge.stream_store())
+            redis_client = await resolved(app_container.bridge.redis_client())
+            running.eviction = EvictionWatch(redis_client, settings.redis)
             running.bridge = bridge
             log.info(
                 "bridge started",

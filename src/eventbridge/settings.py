@@ -78,11 +78,27 @@ class BridgeSettings(BaseModel):
         description="Commit at least this often; and at once whenever a fetch finds nothing new",
     )
     retry_backoff_s: float = Field(default=0.5, gt=0)
+    retry_backoff_max_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Each failed retry of the backlog doubles the wait, up to this",
+    )
     max_backlog_records: int = Field(
         default=10_000,
         ge=1,
         description="Records kept for a retry during an outage; at this bound the partitions "
         "pause under every policy (drop too)",
+    )
+    max_backlog_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1024,
+        description="Bytes (keys, values, headers) of the records kept for a retry; at this "
+        "bound the partitions pause under every policy (drop too)",
+    )
+    stall_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="Not ready once records have waited this long with nothing finished",
     )
     owner_cache_size: int = Field(default=100_000, ge=1)
     http_host: str = "127.0.0.1"

@@ -92,6 +92,14 @@ class StoreHarness:
         assert self.keys is not None
         await self.client.set(self.keys.stream(user), "not a stream")
 
+    async def break_owner(self, session: str) -> None:
+        """Make Redis refuse to read or claim `session`'s owner key, the same way every time."""
+        if self.fake is not None:
+            self.fake.refused_sessions.add(session)
+            return
+        assert self.keys is not None
+        await self.client.rpush(self.keys.owner(session), "not a string")
+
 
 @asynccontextmanager
 async def fake_store(

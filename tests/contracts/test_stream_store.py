@@ -186,6 +186,26 @@ def test_a_user_whose_keys_redis_refuses_gets_refused_results_and_the_others_are
     run(stores, body)
 
 
+def test_a_session_whose_owner_key_redis_refuses_is_answered_refused_and_the_others_answered(
+    stores: StoreFactory,
+) -> None:
+    async def body(h: StoreHarness) -> None:
+        await h.store.owners([], {"held": "1"})
+        await h.break_owner("looked_up")
+        await h.break_owner("claimed")
+        answer = await h.store.owners(["held", "looked_up", "free"], {"claimed": "2", "new": "3"})
+        assert answer == {"held": "1"}
+        assert set(answer.refused) == {"looked_up", "claimed"}
+        assert all("WRONGTYPE" in why for why in answer.refused.values())
+        assert await h.store.owners(["new"]) == {"new": "3"}  # the others' claims were made
+        # Publishing to a refused session's owner key teaches nothing; the message is written.
+        [result] = await h.store.publish([message("2", "claimed")])
+        assert (result.refused, result.owner) == (None, None)
+        assert result.stream_id
+
+    run(stores, body)
+
+
 def test_an_unreachable_store_raises_store_unavailable_that_may_pass(stores: StoreFactory) -> None:
     async def body(h: StoreHarness) -> None:
         with pytest.raises(StoreUnavailable) as caught:

@@ -13,13 +13,17 @@ from aiokafka.errors import (
     InvalidRequestError,
     InvalidTimestampError,
     InvalidTopicError,
+    KafkaTimeoutError,
+    LeaderNotAvailableError,
     MessageSizeTooLargeError,
+    NotLeaderForPartitionError,
     RecordListTooLargeError,
     RecordTooLargeError,
+    UnknownTopicOrPartitionError,
     UnsupportedForMessageFormatError,
 )
 
-from adapters.kafka.admin import KafkaAdminError, topic_config
+from adapters.kafka.admin import KafkaAdminError, create_topics, partitions_of, topic_config
 from adapters.kafka.errors import LIBRARY_ERRORS, described, kafka_errors, retriable
 from adapters.kafka.letters import BROKER_DEFAULT_MAX_MESSAGE_BYTES, Letter, letter_of
 from adapters.kafka.settings import KafkaSettings
@@ -29,6 +33,17 @@ log = logging.getLogger("eventbridge.dead_letters")
 
 MAX_MESSAGE_BYTES = "max.message.bytes"
 _BATCH_BYTES = 16_384  # aiokafka's default batch size: a batch of small letters stays small
+# How long a send waits for the topic's metadata: aiokafka would wait request_timeout_ms (and
+# refresh metadata all the while) for a topic that is not there.
+METADATA_WAIT_S = 5.0
+_WAIT_ERRORS: tuple[type[Exception], ...] = (TimeoutError, *LIBRARY_ERRORS)
+# What a delivery answers when the topic may have gone (deleted under the running bridge).
+_TOPIC_GONE = (
+    UnknownTopicOrPartitionError,
+    NotLeaderForPartitionError,
+    LeaderNotAvailableError,
+    KafkaTimeoutError,
+)
 # What the topic says about one letter, and would say again: never retried as it is.
 _REFUSED_LETTER = (
     MessageSizeTooLargeError,
@@ -53,6 +68,11 @@ class AiokafkaDeadLetters:
     minimal form (no value, no original headers). If even that is refused, the topic refuses
     every letter (it does not exist, or we may not write to it): that, like a broker that
     does not answer, is DeadLetterUnavailable, and the bridge keeps the records uncommitted.
+
+    A topic deleted under the running bridge is noticed (no metadata within METADATA_WAIT_S,
+    or a delivery that says the partition is gone, then the admin client's word): with
+    `kafka.create_dlq_topic` it is created again (as at start) and the letters are retried;
+    without, every send says so for good, naming the setting, until an operator creates it.
     """
 
     def __init__(self, *, settings: KafkaSettings) -> None:
@@ -77,6 +97,7 @@ class AiokafkaDeadLetters:
             acks="all",
             linger_ms=0,
             request_timeout_ms=self._settings.request_timeout_ms,
+            metadata_max_age_ms=self._settings.metadata_max_age_ms,
             max_request_size=self._limit,
             # A batch never holds more than one letter past this, so letters that each fit
             # cannot add up to a batch the topic refuses.
@@ -110,6 +131,7 @@ class AiokafkaDeadLetters:
     async def send(self, letters: Sequence[DeadLetter]) -> None:
         if not letters:
             return
+        await self._topic_known()
         now = datetime.now(UTC).isoformat().encode()
         built = [letter_of(dead, now=now, limit=self._limit) for dead in letters]
         outcomes = await self._deliver(built)
@@ -130,11 +152,56 @@ class AiokafkaDeadLetters:
             )
         if failed:
             first = failed[0]
+            if isinstance(first, _TOPIC_GONE):
+                await self._check_topic()
             raise DeadLetterUnavailable(
                 f"dead-letter write failed ({len(failed)} of {len(letters)}): {described(first)}",
                 retriable=retriable(first),
             ) from first
         return None
+
+    async def _topic_known(self) -> None:
+        """The topic's partitions are known (at once when cached), or DeadLetterUnavailable
+        after at most METADATA_WAIT_S."""
+        producer = self._producer
+        if producer is None:
+            raise DeadLetterUnavailable("the dead-letter producer is not started", retriable=False)
+        wait_s = min(METADATA_WAIT_S, self._settings.request_timeout_ms / 1000)
+        try:
+            async with asyncio.timeout(wait_s):
+                await producer.partitions_for(self._topic)
+        except _WAIT_ERRORS as exc:
+            await self._check_topic()
+            raise DeadLetterUnavailable(
+                f"no metadata for the dead-letter topic {self._topic} within {wait_s:g} s: "
+                f"{described(exc)}"
+            ) from exc
+
+    async def _check_topic(self) -> None:
+        """Raise DeadLetterUnavailable when the topic does not exist: created again first when
+        `kafka.create_dlq_topic` (the letters are then retried), else for good. Returns when
+        it exists, or when the cluster cannot tell (the caller reports its own failure)."""
+        bootstrap, topic = self._settings.bootstrap_servers, self._topic
+        try:
+            if await partitions_of(bootstrap, topic):
+                return
+        except KafkaAdminError:
+            return
+        if not self._settings.create_dlq_topic:
+            log.error("dead-letter topic missing", extra={"topic": topic})
+            raise DeadLetterUnavailable(
+                f"the dead-letter topic {topic} does not exist and kafka.create_dlq_topic is "
+                "off: create the topic (or turn the setting on)",
+                retriable=False,
+            )
+        try:
+            await create_topics(bootstrap, {topic: self._settings.dlq_partitions}, timeout_s=10)
+        except KafkaAdminError as exc:
+            raise DeadLetterUnavailable(
+                f"the dead-letter topic {topic} is missing and cannot be created: {exc}"
+            ) from exc
+        log.warning("dead-letter topic created again", extra={"topic": topic})
+        raise DeadLetterUnavailable(f"the dead-letter topic {topic} was missing: created again")
 
     async def _deliver(self, letters: Sequence[Letter]) -> list[BaseException | None]:
         """Send each letter and wait for every acknowledgement: None per success, else the

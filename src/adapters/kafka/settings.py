@@ -26,6 +26,13 @@ class KafkaSettings(BaseModel):
     max_partition_fetch_bytes: int = Field(default=1_048_576, ge=1024)
     fetch_max_wait_ms: int = Field(default=100, ge=0)
     request_timeout_ms: int = Field(default=30_000, ge=1000)
+    metadata_max_age_ms: int = Field(
+        default=30_000,
+        ge=1000,
+        le=2**31 - 1,
+        description="Refresh topic metadata at least this often: partitions added to the topic "
+        "(or a topic created again) are seen within it (aiokafka's default: 5 minutes)",
+    )
 
     @property
     def dead_letter_topic(self) -> str:

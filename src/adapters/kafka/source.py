@@ -55,6 +55,7 @@ class AiokafkaEventSource:
             max_partition_fetch_bytes=settings.max_partition_fetch_bytes,
             fetch_max_wait_ms=settings.fetch_max_wait_ms,
             request_timeout_ms=settings.request_timeout_ms,
+            metadata_max_age_ms=settings.metadata_max_age_ms,  # new partitions seen within it
         )
         self._partitions: dict[TopicPartition, Partition] = {}
         self._tps: dict[Partition, TopicPartition] = {}

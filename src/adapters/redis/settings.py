@@ -26,3 +26,9 @@ class RedisSettings(BaseModel):
     socket_timeout_s: float = Field(default=2.0, gt=0)
     connect_timeout_s: float = Field(default=1.0, gt=0)
     max_connections: int = Field(default=64, ge=1)
+    allow_eviction: bool = Field(
+        default=False,
+        description="Start even when Redis's maxmemory-policy evicts keys (anything but "
+        "noeviction), which breaks exactly-once, resume and session routing under memory "
+        "pressure; refused at start otherwise",
+    )

@@ -11,7 +11,7 @@ from adapters.redis.client import store_errors
 from adapters.redis.keys import RedisKeys
 from adapters.redis.scripts import PUBLISH, Script, pack_event
 from adapters.redis.settings import RedisSettings
-from application.ports import PublishResult
+from application.ports import OwnerAnswer, PublishResult
 from domain.model import SseMessage
 
 
@@ -149,29 +149,35 @@ class RedisStreamStore:
 
     async def owners(
         self, session_ids: Collection[str], claims: Mapping[str, str] | None = None
-    ) -> dict[str, str]:
+    ) -> OwnerAnswer:
         """One pipelined round trip: GET per session, `SET NX GET EX` per claim. Each command
-        has one key, so a Cluster pipeline sends each to its slot's node."""
+        has one key, so a Cluster pipeline sends each to its slot's node. A key Redis refuses
+        (WRONGTYPE: something else wrote it; NOPERM for that key) is that session's refusal,
+        the rest is answered; any other error fails the call (StoreUnavailable)."""
         claims = claims or {}
         wanted = [s for s in session_ids if s not in claims]
         if not wanted and not claims:
-            return {}
+            return OwnerAnswer()
         ttl = self._settings.owner_ttl_s
+        answer = OwnerAnswer()
         with store_errors():
             pipe = self._client.pipeline(transaction=False)
             for session_id in wanted:
                 pipe.get(self._keys.owner(session_id))
             for session_id, user_id in claims.items():
                 pipe.set(self._keys.owner(session_id), user_id, nx=True, get=True, ex=ttl)
-            values = await pipe.execute()
-        asked = [*wanted, *claims]
-        # A value that is not UTF-8 (written by something else) is kept, replaced: the filter
-        # then refuses it as an owner that is no valid user id, instead of the batch failing.
-        return {
-            s: v.decode("utf-8", "replace")
-            for s, v in zip(asked, values, strict=True)
-            if v is not None
-        }
+            values = await pipe.execute(raise_on_error=False)
+            for session_id, value in zip([*wanted, *claims], values, strict=True):
+                if isinstance(value, Exception):
+                    refusal = _refusal(value)
+                    if refusal is None:
+                        raise value
+                    answer.refused[session_id] = refusal
+                elif value is not None:
+                    # A value that is not UTF-8 (written by something else) is kept, replaced:
+                    # the filter refuses it as an owner that is no valid user id.
+                    answer[session_id] = value.decode("utf-8", "replace")
+        return answer
 
     async def ping(self) -> None:
         with store_errors():

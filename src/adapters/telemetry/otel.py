@@ -177,6 +177,12 @@ class OtelTelemetry:
             "{record}",
             "Fetched records kept for a retry (bounded by bridge.max_backlog_records)",
         )
+        meter.create_observable_gauge(
+            "eventbridge_backlog_bytes",
+            [self._observe(lambda h: h.backlog_bytes)],
+            "By",
+            "Bytes of the records kept for a retry (bounded by bridge.max_backlog_bytes)",
+        )
 
     def _preset_series(self) -> None:
         """Bounded label sets start at zero, so dashboards and rate() see them before they move."""

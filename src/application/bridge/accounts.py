@@ -42,6 +42,10 @@ class Accounts:
         self.totals = BatchReport()
         self.publish_ok = 0
         self.publish_failed = 0  # failed Redis calls (publish or owner lookup), for health
+        # For readiness (SPEC §15: ready only while the work moves): when the bridge last
+        # finished a record or had nothing waiting, and the dead-letter failure that holds it.
+        self.moved_at = clock.monotonic()
+        self.dead_letters_error: str | None = None
 
     def book(self, write: Write) -> bool:
         """Account for a finished write; True when its whole batch is finished, False when
@@ -61,7 +65,10 @@ class Accounts:
         if letters_error is not None:
             # The batch is kept and tried again later: republishing is idempotent.
             log.error("dead-letter topic unavailable", extra={"error": str(letters_error)})
+            self.dead_letters_error = str(letters_error)[:500]
             self._backlog.failed(retry=write.retry)
+        elif write.retry or (write.lettered is not None and write.triage.letters):
+            self.dead_letters_error = None  # letters went out (or nothing waits for them)
         booked = book(attempt, now_s=self._clock.wall().timestamp())
         if booked.report is not None:
             self.account(booked.finished, booked.report)
@@ -85,6 +92,8 @@ class Accounts:
         """Records are finished (committable), counted, and summed up in one log line."""
         for record in records:
             self._tracker.finish(record.partition, record.offset)
+        if records:
+            self.moved_at = self._clock.monotonic()
         self.totals.add(report)
         self._telemetry.batch_processed(report)
         log.info("batch", extra=log_fields(report, self._breaker.state.value))

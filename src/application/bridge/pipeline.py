@@ -11,7 +11,7 @@ from application.bridge.accounts import Accounts
 from application.bridge.backlog import Backlog
 from application.bridge.writes import Write, Writer
 from application.policy import BridgePolicy, OpenPolicy
-from application.ports import Clock, StoreUnavailable, StreamStore
+from application.ports import Clock, OwnerAnswer, StoreUnavailable, StreamStore
 from application.triage import Decoded, Triage, Triager
 from domain.breaker import BreakerState, CircuitBreaker
 from domain.model import Record
@@ -25,7 +25,7 @@ class Batch:
 
     records: Sequence[Record]
     triage: Triage
-    lookup: asyncio.Future[dict[str, str]] | None
+    lookup: asyncio.Future[OwnerAnswer] | None
     fetched_s: float | None = None  # when it was fetched (epoch s); None for a retry
 
     async def answered(self) -> None:
@@ -184,7 +184,7 @@ class Pipeline:
                 before = await batch.lookup
             except StoreUnavailable as exc:
                 return self._writer.unasked(batch.records, batch.triage, retry=retry, error=exc)
-            self._triager.settle(batch.triage, before)
+            self._triager.settle(batch.triage, before, before.refused)
         return self._writer.start(
             batch.records, batch.triage, retry=retry, fetched_s=batch.fetched_s
         )

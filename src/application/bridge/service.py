@@ -21,6 +21,7 @@ from application.ports import (
     StreamStore,
     Telemetry,
 )
+from application.telemetry_guard import guarded
 from application.triage import Triager
 from domain.breaker import BreakerState, CircuitBreaker
 from domain.model import Partition
@@ -52,6 +53,7 @@ class BridgeService:
         triager: Triager,
         policy: BridgePolicy,
     ) -> None:
+        telemetry = guarded(telemetry)  # a telemetry bug never kills or misleads the bridge
         self._source = source
         self._clock = clock
         self._breaker = breaker
@@ -108,6 +110,7 @@ class BridgeService:
         now = self._clock.monotonic()
         assigned = self._source.assignment()
         since = None if assigned else self._unassigned_since
+        waiting = self._tracker.in_flight() > 0
         return BridgeHealth(
             breaker_state=self._breaker.state.value,
             failure_rate=self._breaker.failure_rate(now),
@@ -119,6 +122,9 @@ class BridgeService:
             paused=len(self._source.paused()),
             backlog=len(self._backlog),
             seconds_without_assignment=0.0 if since is None else now - since,
+            backlog_bytes=self._backlog.bytes,
+            stalled_s=now - self._accounts.moved_at if waiting else 0.0,
+            dead_letters_error=self._accounts.dead_letters_error,
         )
 
     async def run(self, stop: asyncio.Event, *, max_steps: int | None = None) -> None:
@@ -141,6 +147,8 @@ class BridgeService:
         """
         now = self._clock.monotonic()
         self._accounts.note(self._breaker.poll(now))
+        if not self._tracker.in_flight():
+            self._accounts.moved_at = now  # nothing waits: nothing can be stalled
         backlog = self._backlog
         if backlog:
             async with self._lock:

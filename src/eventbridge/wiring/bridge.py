@@ -11,13 +11,13 @@ from adapters.kafka.admin import create_topics
 from adapters.kafka.dead_letters import AiokafkaDeadLetters
 from adapters.kafka.settings import KafkaSettings
 from adapters.kafka.source import AiokafkaEventSource
-from adapters.redis.client import open_client
 from adapters.redis.store import RedisStreamStore
 from adapters.telemetry.otel import OtelTelemetry
 from application.bridge import BridgeService
 from application.owners import OwnerCache
 from application.policy import BridgePolicy, OpenPolicy
 from domain.breaker import BreakerPolicy, CircuitBreaker
+from eventbridge.redis_eviction import checked_client
 from eventbridge.settings import BreakerSettings, EventBridgeSettings
 from eventbridge.triager import build_triager
 from eventbridge.wiring.core import meter_of, tracer_of
@@ -69,7 +69,9 @@ def bridge_policy(settings: EventBridgeSettings) -> BridgePolicy:
         commit_interval_s=b.commit_interval_s,
         on_open=OpenPolicy(settings.circuit_breaker.policy),
         retry_backoff_s=b.retry_backoff_s,
+        retry_backoff_max_s=b.retry_backoff_max_s,
         max_backlog_records=b.max_backlog_records,
+        max_backlog_bytes=b.max_backlog_bytes,
     )
 
 
@@ -89,7 +91,7 @@ class Bridge(containers.DeclarativeContainer):
         tracer=providers.Factory(tracer_of, core.telemetry_providers, "eventbridge.bridge"),
     )
 
-    redis_client = BridgeResource(open_client, settings=settings.provided.redis)
+    redis_client = BridgeResource(checked_client, settings=settings.provided.redis)
     stream_store = providers.Singleton(
         RedisStreamStore, client=redis_client, settings=settings.provided.redis
     )

@@ -20,6 +20,7 @@ from application.gateway.policy import GatewayPolicy
 from application.gateway.service import GatewayService
 from domain.gateway.leases import LeasePolicy
 from domain.gateway.restarts import RestartPolicy
+from eventbridge.redis_eviction import checked_client
 from eventbridge.settings import EventBridgeSettings
 from eventbridge.wiring.core import meter_of
 
@@ -40,7 +41,7 @@ class Gateway(containers.DeclarativeContainer):
         settings.provided.redis.session_prefix,
         settings.provided.redis.ticket_prefix,
     )
-    redis_client = GatewayResource(open_client, settings=settings.provided.redis, role="gateway")
+    redis_client = GatewayResource(checked_client, settings=settings.provided.redis, role="gateway")
     pubsub_client = GatewayResource(
         open_client, settings=settings.provided.redis, role="subscriber"
     )

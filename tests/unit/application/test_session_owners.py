@@ -118,3 +118,40 @@ def test_the_owner_a_publish_found_in_the_index_is_what_the_cache_learns() -> No
     assert not triage.asks
     triager.published(triage.deliver, ["B"])
     assert owners.get(session) == "B"
+
+
+@pytest.mark.parametrize("path", ["lookup", "claim"])
+def test_an_owner_key_redis_refuses_dead_letters_that_sessions_waiting_events_only(
+    path: str,
+) -> None:
+    clock = FakeClock()
+    poisoned, other = str(uuid.uuid4()), str(uuid.uuid4())
+    source, store, dlq = FakeEventSource(clock, [P]), FakeStreamStore(), FakeDeadLetters()
+    store.refused_sessions.add(poisoned)
+    # lookup: the agent's event only asks the index; claim: the user's command before it in
+    # the batch names the user, so the index is asked to make that user the owner.
+    mine = [event(clock, poisoned, None)]
+    if path == "claim":
+        mine.insert(0, event(clock, poisoned, "7"))
+    records = [(other, event(clock, other, "13")), *((poisoned, v) for v in mine)]
+    records.append((other, event(clock, other, "13")))
+    for session, value in records:
+        source.append(P, session.encode(), value)
+    bridge = bridge_over_fakes(clock, source, store=store, dead_letters=dlq)
+
+    async def go() -> None:
+        for _ in range(4):
+            await bridge.step()
+        await bridge.settle()
+
+    asyncio.run(go())
+    [letter] = dlq.letters
+    assert letter.record.value == mine[-1]
+    assert letter.code == "internal_error"
+    assert "owner" in letter.message
+    assert "WRONGTYPE" in letter.message
+    assert kinds(store, "13") == ["Command", "Command"]
+    assert kinds(store, "7") == (["Command"] if path == "claim" else [])
+    assert source.committed[P] == len(records)
+    assert bridge.breaker.state.value == "closed"
+    assert bridge.health().publish_failed == 0  # a refusal is no outage

@@ -154,6 +154,11 @@ def test_pause_and_lag_never_raise_when_a_rebalance_raced_them() -> None:
 async def dead_letters_with_producer() -> tuple[AiokafkaDeadLetters, AIOKafkaProducer]:
     dlq = AiokafkaDeadLetters(settings=SETTINGS)
     producer = AIOKafkaProducer(bootstrap_servers=SETTINGS.bootstrap_servers)
+
+    async def known(topic: str) -> set[int]:
+        return {0}  # the topic's metadata is known: what is tested is the send
+
+    producer.partitions_for = known  # type: ignore[method-assign]
     dlq._producer = producer
     return dlq, producer
 

@@ -129,6 +129,7 @@ def test_gauges_are_read_from_the_bridge_health_snapshot(providers: TelemetryPro
         paused=2,
         backlog=40,
         seconds_without_assignment=0.0,
+        backlog_bytes=81_920,
     )
     telemetry.watch(lambda: health)
     text = scrape(providers)
@@ -139,6 +140,7 @@ def test_gauges_are_read_from_the_bridge_health_snapshot(providers: TelemetryPro
     assert total(text, "eventbridge_breaker_failure_rate") == 0.75
     assert total(text, "eventbridge_partitions_paused") == 2
     assert total(text, "eventbridge_backlog_records") == 40
+    assert total(text, "eventbridge_backlog_bytes") == 81_920
 
 
 def test_no_label_can_carry_a_user_id(providers: TelemetryProviders) -> None:
