@@ -116,11 +116,19 @@ class LocalRedis(LocalService):
         began = time.monotonic()
         deadline = began + timeout_s
         attempt = 0
+        taken_before = False
         while True:
             attempt += 1
             try:
                 self._start_once(binary, data, deadline - time.monotonic(), cancel)
+            except TimeoutError as exc:
+                # A retry of a taken fixed port that ran out of time (a slow start on a busy
+                # machine) failed because of the port, not because Redis cannot start.
+                if taken_before:
+                    raise PortInUse(f"redis port {self.port} is still taken") from exc
+                raise
             except PortInUse:
+                taken_before = True
                 if self._fixed or self._started:
                     if time.monotonic() + 0.5 >= deadline:
                         raise
