@@ -62,9 +62,13 @@ class BridgeRun:
     def dlq_topic(self) -> str:
         return f"{self.topic}.dlq"
 
-    def bridge(self) -> EventBridgeProcess:
+    def bridge(self, replica: int = 0) -> EventBridgeProcess:
+        """A new bridge process; bridges running side by side are different `replica`s (each
+        its own static member), a bridge started again after a crash is the same one."""
         self._count += 1
-        return EventBridgeProcess("bridge", self.settings, self.tmp / f"bridge-{self._count}.log")
+        kafka = {**self.settings["kafka"], "instance_ordinal": replica}
+        settings = {**self.settings, "kafka": kafka}
+        return EventBridgeProcess("bridge", settings, self.tmp / f"bridge-{self._count}.log")
 
     async def create_topic(self) -> None:
         await create_topics_async(self.services.kafka_bootstrap, {self.topic: self.partitions})
