@@ -138,3 +138,39 @@ def test_without_an_instance_id_a_restarted_bridge_joins_a_new_generation_and_lo
         assert_exactly_once(await run.verification(traffic))
 
     asyncio.run(scenario())
+
+
+def test_a_bridge_whose_instance_id_another_bridge_took_stops_naming_the_setting(
+    real_services: Services, unique: str, tmp_path: Path, traffic: list[SimRecord]
+) -> None:
+    twin = {**STATIC, "group_instance_id": f"twin-{unique}"}
+    run = BridgeRun(real_services, unique, tmp_path, kafka=twin)
+
+    async def scenario() -> None:
+        await run.create_topic()
+        producing = run.produce_steadily(traffic[:3000], rate=RATE)
+        first, second = run.bridge(), run.bridge()  # a misconfiguration: the same id twice
+        first.start()
+        try:
+
+            async def first_working() -> bool:
+                return summed(first, "consumed") >= 100
+
+            await run.wait_for(first_working, "the first bridge to consume", alive=[first])
+            second.start()
+
+            async def one_stopped() -> bool:
+                return not (first.running and second.running)
+
+            await run.wait_for(one_stopped, "a bridge to stop", timeout_s=120)
+        finally:
+            producing.cancel()
+            codes = [first.terminate(), second.terminate()]
+        stopped = [b for b, code in zip((first, second), codes, strict=True) if code != 0]
+        assert stopped, codes
+        for bridge in stopped:
+            logged = bridge.log.read_text(errors="replace")
+            assert f"group.instance.id 'twin-{unique}' was taken over" in logged
+            assert "kafka.instance_ordinal" in logged
+
+    asyncio.run(scenario())
