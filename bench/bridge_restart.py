@@ -7,18 +7,19 @@ while simulated traffic flows. Each mode then runs, with real processes:
   rolling  SIGTERM each bridge in turn and start it again once the other is delivering
            (--rollings times).
 
-For every stop it reports, from the moment the new process is spawned: `up_s`, its first log
-line (Python started, settings read, HTTP port bound: before any Kafka client); `first_s`, the first
-new event of the stopped bridge's partitions in Redis (Redis's own clock: the stream id) and
-`all_s`, every one of them delivering again; then `paused_s`, the longest silence of its
-partitions around the stop, and `others_paused_s`, of the other bridge's (a rebalance stops
-those too); and at the end lost / duplicated / out of order over the whole run (all must
-be 0). Modes: `dynamic` (no group.instance.id, the 10 s session of
-before) and `static` (group.instance.id per replica, 30 s session).
+For every stop it reports, from the moment the new process is spawned: `up_s`, its first
+log line (Python started, settings read, HTTP port bound: before any Kafka client);
+`first_s`, the first new event of the stopped bridge's partitions in Redis (Redis's own
+clock: the stream id), and `all_s`, every one of them delivering again; then `paused_s`, the
+longest silence of its partitions around the stop, and `others_paused_s`, of the other
+bridge's (a rebalance stops those too); and at the end lost / duplicated / out of order over
+the whole run (all must be 0). Modes (`--modes`, default `dynamic,static`): `dynamic` (no
+group.instance.id, the 10 s session of before), `static` (the defaults: group.instance.id per
+replica, 30 s session, SIGTERM keeps the membership) and `static-leave` (static, with
+kafka.leave_group_on_shutdown: SIGTERM leaves the group).
 
 Run: `.venv/bin/python -m bench.bridge_restart [--crashes 5] [--rollings 3] [--rate 300]
-[--json out.json]`
-(`EVENTBRIDGE_TOPOLOGY=cluster` runs it on 3 brokers).
+[--modes dynamic,static] [--json out.json]` (`EVENTBRIDGE_TOPOLOGY=cluster`: on 3 brokers).
 """
 
 from __future__ import annotations
@@ -52,6 +53,9 @@ PARTITIONS = 6
 MODES = {
     "dynamic": {"group_instance_id": "none"},
     "static": {},  # the defaults: an instance id per host and replica, a 30 s session
+    # Static, but SIGTERM leaves the group (what a scale-down wants): a rolling restart then
+    # moves the partitions at once, and back when the bridge rejoins.
+    "static-leave": {"leave_group_on_shutdown": True},
 }
 STEADY_S = 4.0  # delivering undisturbed between two stops: the noise floor is measured here
 
@@ -257,7 +261,9 @@ def _since_up(row: dict[str, Any]) -> float | None:
     """From the new process's first log line to its partitions' first new event: the part
     that membership decides (the rest is Python starting, which the machine's load decides)."""
     first, up = row["first_after_restart_s"], row["up_s"]
-    return None if first is None or up is None else first - up
+    if first is None or up is None or first < up:
+        return None  # or its partitions resumed on the other bridge before it was up
+    return float(first - up)
 
 
 def _summary(values: Sequence[float | None]) -> str:
