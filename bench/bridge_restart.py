@@ -7,7 +7,8 @@ while simulated traffic flows. Each mode then runs, with real processes:
   rolling  SIGTERM each bridge in turn and start it again once the other is delivering
            (--rollings times).
 
-For every stop it reports, from the moment the new process is spawned: `up_s`, its first
+For every stop it reports `stop_s`, how long the old process took to go (SIGTERM: its drain),
+then, from the moment the new process is spawned: `up_s`, its first
 log line (Python started, settings read, HTTP port bound: before any Kafka client);
 `first_s`, the first new event of the stopped bridge's partitions in Redis (Redis's own
 clock: the stream id), and `all_s`, every one of them delivering again; then `paused_s`, the
@@ -250,7 +251,8 @@ def _row(o: Outcome) -> dict[str, Any]:
     row = asdict(o)
     row.pop("episode")
     up = None if e.up_at is None else e.up_at - e.restarted_at
-    return {"kind": e.kind, "replica": e.replica, "up_s": up, **row}
+    stop = e.restarted_at - e.stopped_at  # SIGKILL: the kill; SIGTERM: the drain and exit
+    return {"kind": e.kind, "replica": e.replica, "stop_s": stop, "up_s": up, **row}
 
 
 def _fmt(x: float | None) -> str:
@@ -280,11 +282,11 @@ def text(report: dict[str, Any]) -> str:
         f"out of order {report['out_of_order']}; longest silence of a partition while "
         f"undisturbed {_fmt(report['steady_max_gap_s'])} s; load average "
         f"{' -> '.join(map(str, report['load_average']))}",
-        "kind     replica  up_s  first_s  all_s  paused_s  others_paused_s",
+        "kind     replica  stop_s  up_s  first_s  all_s  paused_s  others_paused_s",
     ]
     for r in report["stops"]:
         lines.append(
-            f"{r['kind']:<8} {r['replica']:>7}  {_fmt(r['up_s']):>4}  "
+            f"{r['kind']:<8} {r['replica']:>7}  {_fmt(r['stop_s']):>6}  {_fmt(r['up_s']):>4}  "
             f"{_fmt(r['first_after_restart_s']):>7}  {_fmt(r['all_after_restart_s']):>5}  "
             f"{_fmt(r['paused_s']):>8}  {_fmt(r['others_paused_s']):>15}"
         )
