@@ -73,10 +73,15 @@ class BridgeRun:
     async def create_topic(self) -> None:
         await create_topics_async(self.services.kafka_bootstrap, {self.topic: self.partitions})
 
-    def produce_steadily(self, records: list[SimRecord], rate: float) -> asyncio.Task[int]:
-        """Produce `records` at `rate` per second in the background (a live run)."""
+    def produce_steadily(
+        self, records: list[SimRecord], rate: float, *, stop: asyncio.Event | None = None
+    ) -> asyncio.Task[int]:
+        """Produce `records` at `rate` per second in the background (a live run), or the
+        first of them until `stop` is set; the task's result is how many were sent."""
         paced = [replace(r, at=i / rate) for i, r in enumerate(records)]
-        return asyncio.create_task(produce_paced(self.services.kafka_bootstrap, self.topic, paced))
+        return asyncio.create_task(
+            produce_paced(self.services.kafka_bootstrap, self.topic, paced, stop=stop)
+        )
 
     async def backlog(self) -> int:
         return await group_backlog(self.services.kafka_bootstrap, self.topic, self.group)

@@ -6,6 +6,8 @@ before. Nothing is lost or duplicated either way."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,8 @@ from tests.integration.test_bridge_resilience import assert_exactly_once
 
 pytestmark = pytest.mark.timeout(300)
 
-N, RATE = 8_000, 300.0
+# Traffic flows until the scenario is over (however long a loaded machine makes it), N at most.
+N, RATE = 30_000, 300.0
 # The default session of a static member (30 s): a restart well within it.
 STATIC = {"session_timeout_ms": 30_000, "heartbeat_interval_ms": 1000}
 DYNAMIC = {"group_instance_id": "none", "session_timeout_ms": 6000}
@@ -35,9 +38,44 @@ def traffic() -> list[SimRecord]:
     return generate_n(N, seed=41, users=30, bad_ratio=0.02)
 
 
-async def two_bridges_working(run: BridgeRun) -> tuple[EventBridgeProcess, EventBridgeProcess]:
-    """Replica 0, then replica 1, both consuming, in the generation that split the partitions."""
+class Live:
+    """Traffic flowing into the run's topic until `delivered` stops it, and the bridges."""
+
+    def __init__(self, run: BridgeRun, traffic: list[SimRecord]) -> None:
+        self.run, self.traffic = run, traffic
+        self.stop = asyncio.Event()
+        self.producing = run.produce_steadily(traffic, rate=RATE, stop=self.stop)
+        self.bridges: list[EventBridgeProcess] = []
+
+    async def delivered(self, alive: list[EventBridgeProcess]) -> list[SimRecord]:
+        """Stops the traffic, waits until `alive` committed all of it; what was produced."""
+        assert not self.producing.done(), "the crashes and restarts must happen mid-run"
+        self.stop.set()
+        produced = await self.producing
+        await self.run.wait_drained(alive=alive)
+        return self.traffic[:produced]
+
+
+@contextlib.asynccontextmanager
+async def under_traffic(run: BridgeRun, traffic: list[SimRecord]) -> AsyncIterator[Live]:
+    """The traffic flowing and replicas 0 and 1 working; every bridge in `bridges` is
+    stopped at the end."""
+    await run.create_topic()
+    live = Live(run, traffic)
+    try:
+        await two_bridges_working(run, live.bridges)
+        yield live
+    finally:
+        live.producing.cancel()
+        for bridge in live.bridges:
+            bridge.terminate()
+
+
+async def two_bridges_working(run: BridgeRun, started: list[EventBridgeProcess]) -> None:
+    """Replica 0, then replica 1 (added to `started`), both consuming, in the generation that
+    split the partitions."""
     first, second = run.bridge(replica=0), run.bridge(replica=1)
+    started += [first, second]
     first.start()
 
     async def first_working() -> bool:
@@ -55,14 +93,19 @@ async def two_bridges_working(run: BridgeRun) -> tuple[EventBridgeProcess, Event
         )
 
     await run.wait_for(split, "both bridges in one generation", alive=[first, second])
-    return first, second
 
 
-async def back_at_work(run: BridgeRun, bridge: EventBridgeProcess) -> None:
+async def restarted(run: BridgeRun, bridges: list[EventBridgeProcess]) -> EventBridgeProcess:
+    """Replica 0 started again (kept in `bridges`, to be stopped), once it consumes."""
+    bridge = run.bridge(replica=0)
+    bridges.append(bridge)
+    bridge.start()
+
     async def working() -> bool:
         return summed(bridge, "consumed") >= 100
 
     await run.wait_for(working, "the restarted bridge to consume", alive=[bridge])
+    return bridge
 
 
 def test_a_static_bridge_killed_or_stopped_and_restarted_takes_its_partitions_back_in_place(
@@ -71,40 +114,26 @@ def test_a_static_bridge_killed_or_stopped_and_restarted_takes_its_partitions_ba
     run = BridgeRun(real_services, unique, tmp_path, kafka=STATIC)
 
     async def scenario() -> None:
-        await run.create_topic()
-        producing = run.produce_steadily(traffic, rate=RATE)
-        first, second = await two_bridges_working(run)
-        bridges = [first, second]
-        try:
+        async with under_traffic(run, traffic) as live:
+            first, second = live.bridges
             before = joins(first)[-1]
             assert before["group_instance_id"] is not None
             assert before["group_instance_id"] != joins(second)[-1]["group_instance_id"]
             second_joins = len(joins(second))
             first.kill()  # a crash: no drain, no commit, no LeaveGroup
-            again = run.bridge(replica=0)
-            bridges.append(again)
-            again.start()
-            await back_at_work(run, again)
+            again = await restarted(run, live.bridges)
             assert again.terminate() == 0  # a rolling restart: drained, committed, still a member
-            last = run.bridge(replica=0)
-            bridges.append(last)
-            last.start()
-            await back_at_work(run, last)
-            assert not producing.done(), "the crash and the restart must happen mid-run"
-            assert await producing == N
-            await run.wait_drained(alive=[second, last])
-        finally:
-            for bridge in bridges:
-                bridge.terminate()
-        for restarted in (again, last):
-            [join] = joins(restarted)
+            last = await restarted(run, live.bridges)
+            produced = await live.delivered(alive=[second, last])
+        for bridge in (again, last):
+            [join] = joins(bridge)
             assert join["generation"] == before["generation"], "the group did not rebalance"
             assert join["partitions"] == before["partitions"]
             assert join["group_instance_id"] == before["group_instance_id"]
         # The other bridge kept its partitions all along: never revoked, never joined again.
         assert len(joins(second)) == second_joins
         assert "partitions revoked" not in messages(second)
-        assert_exactly_once(await run.verification(traffic))
+        assert_exactly_once(await run.verification(produced))
 
     asyncio.run(scenario())
 
@@ -115,27 +144,16 @@ def test_without_an_instance_id_a_restarted_bridge_joins_a_new_generation_and_lo
     run = BridgeRun(real_services, unique, tmp_path, kafka=DYNAMIC)
 
     async def scenario() -> None:
-        await run.create_topic()
-        producing = run.produce_steadily(traffic, rate=RATE)
-        first, second = await two_bridges_working(run)
-        bridges = [first, second]
-        try:
+        async with under_traffic(run, traffic) as live:
+            first, second = live.bridges
             before = joins(first)[-1]
             assert before["group_instance_id"] is None
             first.kill()
-            again = run.bridge(replica=0)
-            bridges.append(again)
-            again.start()
-            await back_at_work(run, again)
-            assert not producing.done(), "the crash and the restart must happen mid-run"
-            assert await producing == N
-            await run.wait_drained(alive=[second, again])
-        finally:
-            for bridge in bridges:
-                bridge.terminate()
+            again = await restarted(run, live.bridges)
+            produced = await live.delivered(alive=[second, again])
         assert joins(again)[0]["generation"] > before["generation"]
         assert "partitions revoked" in messages(second)
-        assert_exactly_once(await run.verification(traffic))
+        assert_exactly_once(await run.verification(produced))
 
     asyncio.run(scenario())
 
