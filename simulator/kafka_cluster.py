@@ -9,8 +9,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from adapters.kafka.admin import create_topics
 from simulator.kafka_jars import new_cluster_id
-from simulator.kafka_metadata import PartitionState, create_replicated, metadata
+from simulator.kafka_metadata import PartitionState, metadata
 from simulator.kafka_ready import broker_serves
 from simulator.local_kafka import LocalKafka
 from simulator.local_service import with_new_ports
@@ -103,7 +104,7 @@ class LocalKafkaCluster:
     def create_topics(self, topics: dict[str, int], *, timeout_s: float = 60.0) -> None:
         """Create `topics` (name → partitions) replicated to every node, and wait until each
         partition has its full ISR."""
-        asyncio.run(create_replicated(self.bootstrap, topics, len(self.nodes)))
+        asyncio.run(create_topics(self.bootstrap, topics, replication_factor=len(self.nodes)))
         self.wait_in_sync(list(topics), timeout_s)
 
     # -- state -----------------------------------------------------------------------------

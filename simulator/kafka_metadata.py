@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.admin import AIOKafkaAdminClient
 
 from simulator.kafka_ready import probe
 
@@ -55,21 +54,3 @@ def metadata(
     """(ids of the live, unfenced brokers; the partitions of `topics`, default all, internal
     ones included), or None when no broker of `bootstrap` answered in time."""
     return probe(_metadata(bootstrap, topics), timeout_s)
-
-
-async def create_replicated(bootstrap: str, topics: dict[str, int], replicas: int) -> None:
-    """Create the missing `topics` (name → partitions) with `replicas` replicas each.
-
-    (`adapters.kafka.admin.create_topics` makes single-replica topics, for one broker.)"""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        wanted = [NewTopic(t, n, replicas) for t, n in topics.items() if t not in existing]
-        if wanted:
-            response = await admin.create_topics(wanted)
-            for name, code, *_ in response.topic_errors:
-                if code not in (0, TopicAlreadyExistsError.errno):
-                    raise RuntimeError(f"creating topic {name} failed with error code {code}")
-    finally:
-        await admin.close()

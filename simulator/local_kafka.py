@@ -92,6 +92,9 @@ class LocalKafka(LocalService):
             # Tests join and leave consumer groups often: no initial delay, short sessions allowed.
             "group.initial.rebalance.delay.ms": "0",
             "group.min.session.timeout.ms": "1000",
+            # Kafka's default, stated: a static member's 30 s session (kafka.session_timeout_ms
+            # with a group_instance_id) must fit under it.
+            "group.max.session.timeout.ms": "1800000",
             **self.overrides,
         }
         path = self.workdir / "server.properties"

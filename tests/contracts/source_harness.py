@@ -120,7 +120,11 @@ class KafkaHarness:
         await self.source.start()
 
     async def another_member_joins(self) -> frozenset[Partition]:
-        other = AiokafkaEventSource(settings=self.settings)
+        # Another process: a static member of its own (one instance id is one member).
+        ordinal = len(self._others) + 1
+        other = AiokafkaEventSource(
+            settings=self.settings.model_copy(update={"instance_ordinal": ordinal})
+        )
         self._others.append(other)
         await other.start()
         deadline = time.monotonic() + 60

@@ -63,17 +63,26 @@ class BridgeRun:
     def dlq_topic(self) -> str:
         return f"{self.topic}.dlq"
 
-    def bridge(self) -> EventBridgeProcess:
+    def bridge(self, replica: int = 0) -> EventBridgeProcess:
+        """A new bridge process; bridges running side by side are different `replica`s (each
+        its own static member), a bridge started again after a crash is the same one."""
         self._count += 1
-        return EventBridgeProcess("bridge", self.settings, self.tmp / f"bridge-{self._count}.log")
+        kafka = {**self.settings["kafka"], "instance_ordinal": replica}
+        settings = {**self.settings, "kafka": kafka}
+        return EventBridgeProcess("bridge", settings, self.tmp / f"bridge-{self._count}.log")
 
     async def create_topic(self) -> None:
         await create_topics_async(self.services.kafka_bootstrap, {self.topic: self.partitions})
 
-    def produce_steadily(self, records: list[SimRecord], rate: float) -> asyncio.Task[int]:
-        """Produce `records` at `rate` per second in the background (a live run)."""
+    def produce_steadily(
+        self, records: list[SimRecord], rate: float, *, stop: asyncio.Event | None = None
+    ) -> asyncio.Task[int]:
+        """Produce `records` at `rate` per second in the background (a live run), or the
+        first of them until `stop` is set; the task's result is how many were sent."""
         paced = [replace(r, at=i / rate) for i, r in enumerate(records)]
-        return asyncio.create_task(produce_paced(self.services.kafka_bootstrap, self.topic, paced))
+        return asyncio.create_task(
+            produce_paced(self.services.kafka_bootstrap, self.topic, paced, stop=stop)
+        )
 
     async def backlog(self) -> int:
         return await group_backlog(self.services.kafka_bootstrap, self.topic, self.group)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -79,15 +80,38 @@ def test_a_bridge_killed_mid_run_and_restarted_delivers_everything_exactly_once(
     asyncio.run(scenario())
 
 
+def last_join(process: EventBridgeProcess) -> dict[str, Any]:
+    """The bridge's latest "kafka group joined" log line (its generation and partitions)."""
+    joins = [e for e in process.log_entries() if e.get("message") == "kafka group joined"]
+    assert joins, "the bridge never joined its group"
+    return joins[-1]
+
+
+# A dynamic member leaves the group on SIGTERM (aiokafka's LeaveGroup); a static one leaves
+# only when told it is gone for good, and with a session this long the test would time out
+# waiting for the partitions to come back if it did not.
+MEMBERSHIPS = [
+    pytest.param({"group_instance_id": "none"}, id="dynamic"),
+    pytest.param(
+        {"leave_group_on_shutdown": True, "session_timeout_ms": 120_000}, id="static-scale-down"
+    ),
+]
+
+
+@pytest.mark.parametrize("membership", MEMBERSHIPS)
 def test_a_second_bridge_joining_and_leaving_mid_run_loses_and_duplicates_nothing(
-    real_services: Services, unique: str, tmp_path: Path, traffic: list[SimRecord]
+    real_services: Services,
+    unique: str,
+    tmp_path: Path,
+    traffic: list[SimRecord],
+    membership: dict[str, Any],
 ) -> None:
-    run = BridgeRun(real_services, unique, tmp_path, **SLOW)
+    run = BridgeRun(real_services, unique, tmp_path, **SLOW, kafka=membership)
 
     async def scenario() -> None:
         await run.create_topic()
         producing = run.produce_steadily(traffic, rate=RATE)
-        first, second = run.bridge(), run.bridge()
+        first, second = run.bridge(replica=0), run.bridge(replica=1)
         first.start()
         try:
 
@@ -105,6 +129,11 @@ def test_a_second_bridge_joining_and_leaving_mid_run_loses_and_duplicates_nothin
             )
             assert second.terminate() == 0  # leaves the group: its partitions go back
             assert not producing.done(), "the join and the leave must happen mid-run"
+
+            async def first_holds_all() -> bool:
+                return len(last_join(first)["partitions"]) == run.partitions
+
+            await run.wait_for(first_holds_all, "the partitions to come back", timeout_s=60)
             assert await producing == N
             await run.wait_drained()
         finally:
@@ -112,6 +141,8 @@ def test_a_second_bridge_joining_and_leaving_mid_run_loses_and_duplicates_nothin
             second.terminate()
         assert code == 0
         assert "partitions revoked" in messages(first)
+        if "leave_group_on_shutdown" in membership:
+            assert "left the group for good" in messages(second)
         assert_exactly_once(await run.verification(traffic))
 
     asyncio.run(scenario())

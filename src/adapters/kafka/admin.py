@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 import time
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -11,28 +11,41 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
 from adapters.kafka.errors import kafka_errors
+from adapters.kafka.replication import Replication, ReplicationError, Setting, replication_for
 from application.ports import PortError
+
+log = logging.getLogger("eventbridge.kafka.admin")
 
 
 class KafkaAdminError(PortError):
     """The cluster could not be asked, or refused, what the admin client wanted."""
 
 
-async def create_topics(bootstrap: str, topics: dict[str, int], *, timeout_s: float = 60.0) -> None:
-    """Create each topic with its partition count; existing topics are left as they are."""
+async def create_topics(
+    bootstrap: str,
+    topics: dict[str, int],
+    *,
+    replication_factor: Setting = "auto",
+    min_insync_replicas: Setting = "auto",
+    timeout_s: float = 60.0,
+) -> None:
+    """Create each topic with its partition count, replicated as `replication_for` decides
+    from the live brokers; existing topics are left as they are (a warning says when one has
+    fewer replicas than asked for)."""
     deadline = time.monotonic() + timeout_s
     while True:
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
         try:
             with kafka_errors(KafkaAdminError, "cannot create topics"):
                 await admin.start()
+                brokers = len((await admin.describe_cluster())["brokers"])
+                try:
+                    wanted = replication_for(brokers, replication_factor, min_insync_replicas)
+                except ReplicationError as exc:
+                    raise KafkaAdminError(str(exc), retriable=False) from exc
                 existing = set(await admin.list_topics())
-                wanted = [
-                    NewTopic(name, n, 1) for name, n in topics.items() if name not in existing
-                ]
-                if wanted:
-                    with contextlib.suppress(TopicAlreadyExistsError):
-                        await admin.create_topics(wanted)
+                await _create(admin, {t: n for t, n in topics.items() if t not in existing}, wanted)
+                await _warn_under_replicated(admin, [t for t in topics if t in existing], wanted)
             return
         except KafkaAdminError as exc:
             if not isinstance(exc.__cause__, KafkaConnectionError) or time.monotonic() > deadline:
@@ -40,6 +53,41 @@ async def create_topics(bootstrap: str, topics: dict[str, int], *, timeout_s: fl
             await asyncio.sleep(0.2)  # the broker is still starting: retry until the deadline
         finally:
             await admin.close()
+
+
+async def _create(admin: AIOKafkaAdminClient, topics: dict[str, int], wanted: Replication) -> None:
+    if not topics:
+        return
+    configs = wanted.topic_configs
+    response = await admin.create_topics(
+        [NewTopic(name, n, wanted.factor, topic_configs=configs) for name, n in topics.items()]
+    )
+    for name, code, *message in response.topic_errors:
+        if code not in (0, TopicAlreadyExistsError.errno):
+            detail = message[0] if message and message[0] else f"error {code}"
+            raise KafkaAdminError(f"cannot create topic {name}: {detail}", retriable=False)
+    log.info(
+        "topics created",
+        extra={
+            "topics": sorted(topics),
+            "replicas": wanted.factor,
+            "min_insync_replicas": wanted.min_insync,
+        },
+    )
+
+
+async def _warn_under_replicated(
+    admin: AIOKafkaAdminClient, topics: list[str], wanted: Replication
+) -> None:
+    if not topics:
+        return
+    for described in await admin.describe_topics(topics):
+        replicas = min((len(p["replicas"]) for p in described["partitions"] or []), default=0)
+        if not described["error_code"] and replicas < wanted.factor:
+            log.warning(
+                "topic has fewer replicas than kafka.replication_factor asks for",
+                extra={"topic": described["topic"], "replicas": replicas, "wanted": wanted.factor},
+            )
 
 
 async def partitions_of(bootstrap: str, topic: str) -> list[int]:

@@ -61,8 +61,15 @@ _REFUSED_LETTER = (
 
 
 class AiokafkaDeadLetters:
-    """DeadLetters over AIOKafkaProducer (acks=all): key and value kept byte for byte when the
-    topic can take them, cut to its `max.message.bytes` (read at start) when it cannot.
+    """DeadLetters over an idempotent AIOKafkaProducer (acks=all): key and value kept byte for
+    byte when the topic can take them, cut to its `max.message.bytes` (read at start) when it
+    cannot.
+
+    Idempotence means a letter the producer retries (a leader moved, a response was lost) is
+    written once; aiokafka then never expires a batch, so this adapter bounds the wait for
+    the acknowledgements itself (`request_timeout_ms`, as long as a batch lived before): past
+    it the send is DeadLetterUnavailable, retriable, and the letters may still land later, so
+    a letter may be written twice (dead letters are at least once: docs/dead-letters.md).
 
     A letter the topic refuses for what it is (too large, invalid) is sent once more in its
     minimal form (no value, no original headers). If even that is refused, the topic refuses
@@ -95,6 +102,8 @@ class AiokafkaDeadLetters:
             bootstrap_servers=self._settings.bootstrap_servers,
             client_id=f"{self._settings.client_id}-dlq",
             acks="all",
+            # One request in flight per broker (aiokafka's only mode), so retries keep order.
+            enable_idempotence=True,
             linger_ms=0,
             request_timeout_ms=self._settings.request_timeout_ms,
             metadata_max_age_ms=self._settings.metadata_max_age_ms,
@@ -123,10 +132,22 @@ class AiokafkaDeadLetters:
             )
             return BROKER_DEFAULT_MAX_MESSAGE_BYTES
 
+    @property
+    def _ack_timeout_s(self) -> float:
+        return self._settings.request_timeout_ms / 1000
+
     async def stop(self) -> None:
+        """Flushes what is pending for as long as a send may wait; letters still unacknowledged
+        then are given up: their records were never committed, so they come back."""
         if self._producer is not None:
             with kafka_errors(DeadLetterUnavailable, "cannot stop the dead-letter producer"):
-                await self._producer.stop()
+                try:
+                    await asyncio.wait_for(self._producer.stop(), self._ack_timeout_s)
+                except TimeoutError:
+                    log.warning(
+                        "dead-letter producer stopped with letters unacknowledged",
+                        extra={"topic": self._topic, "waited_s": self._ack_timeout_s},
+                    )
 
     async def send(self, letters: Sequence[DeadLetter]) -> None:
         if not letters:
@@ -195,7 +216,13 @@ class AiokafkaDeadLetters:
                 retriable=False,
             )
         try:
-            await create_topics(bootstrap, {topic: self._settings.dlq_partitions}, timeout_s=10)
+            await create_topics(
+                bootstrap,
+                {topic: self._settings.dlq_partitions},
+                replication_factor=self._settings.replication_factor,
+                min_insync_replicas=self._settings.min_insync_replicas,
+                timeout_s=10,
+            )
         except KafkaAdminError as exc:
             raise DeadLetterUnavailable(
                 f"the dead-letter topic {topic} is missing and cannot be created: {exc}"
@@ -220,9 +247,18 @@ class AiokafkaDeadLetters:
             except LIBRARY_ERRORS as exc:
                 pending.append(exc)
         futures = [p for p in pending if not isinstance(p, BaseException)]
-        answers = iter(await asyncio.gather(*futures, return_exceptions=True))
-        out: list[BaseException | None] = []
-        for item in pending:
-            answer = item if isinstance(item, BaseException) else next(answers)
-            out.append(answer if isinstance(answer, BaseException) else None)
-        return out
+        if futures:
+            await asyncio.wait(futures, timeout=self._ack_timeout_s)
+        answers = iter(_outcome(f, self._ack_timeout_s) for f in futures)
+        return [item if isinstance(item, BaseException) else next(answers) for item in pending]
+
+
+def _outcome(future: asyncio.Future[object], waited_s: float) -> BaseException | None:
+    """None for an acknowledged letter, else its error; one still unanswered is a timeout
+    (retriable), and whatever it ends with later is fetched so that asyncio does not warn."""
+    if future.done() and not future.cancelled():
+        return future.exception()
+    if not future.done():
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())
+    unanswered: BaseException = KafkaTimeoutError(f"no acknowledgement within {waited_s:g} s")
+    return unanswered

@@ -10,7 +10,10 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 
+from adapters.kafka.admin import KafkaAdminError
 from adapters.kafka.errors import LIBRARY_ERRORS, described, kafka_errors, retriable
+from adapters.kafka.leave import remove_static_member
+from adapters.kafka.membership import Membership, group_instance_id
 from adapters.kafka.settings import KafkaSettings
 from adapters.kafka.unreadable import PARSE_ERRORS, failed_fetch, fetch_raw, read_records
 from application.ports import RebalanceCallback, SourceUnavailable
@@ -31,6 +34,7 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
         await self._source._revoked(frozenset(self._source._partition(tp) for tp in revoked))
 
     async def on_partitions_assigned(self, assigned: Collection[TopicPartition]) -> None:
+        self._source._joined(assigned)
         await self._source._assigned(frozenset(self._source._partition(tp) for tp in assigned))
 
 
@@ -39,17 +43,24 @@ class AiokafkaEventSource:
 
     Values stay bytes so a record that is not JSON, or not UTF-8, reaches our code and is
     dead-lettered there instead of stalling its partition inside the client library.
+
+    With a group.instance.id (static membership) a restarted member takes its partitions back
+    without a rebalance; stopping does not leave the group (a rolling restart), unless
+    `leave_group_on_shutdown` says the member is gone for good (a scale-down).
     """
 
     def __init__(self, *, settings: KafkaSettings) -> None:
         self._settings = settings
+        self._instance_id = group_instance_id(settings)
+        self._membership = Membership(self._instance_id, settings.effective_session_timeout_ms)
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=settings.bootstrap_servers,
             group_id=settings.group_id,
+            group_instance_id=self._instance_id,
             client_id=settings.client_id,
             enable_auto_commit=False,
             auto_offset_reset=settings.auto_offset_reset,
-            session_timeout_ms=settings.session_timeout_ms,
+            session_timeout_ms=settings.effective_session_timeout_ms,
             heartbeat_interval_ms=settings.heartbeat_interval_ms,
             max_poll_interval_ms=settings.max_poll_interval_ms,
             max_partition_fetch_bytes=settings.max_partition_fetch_bytes,
@@ -72,6 +83,29 @@ class AiokafkaEventSource:
     async def stop(self) -> None:
         with kafka_errors(SourceUnavailable, "cannot leave the Kafka group"):
             await self._consumer.stop()
+        if self._instance_id is not None and self._settings.leave_group_on_shutdown:
+            await self._leave_for_good(self._instance_id)
+
+    async def _leave_for_good(self, instance_id: str) -> None:
+        s = self._settings
+        try:
+            await remove_static_member(
+                s.bootstrap_servers,
+                s.group_id,
+                instance_id,
+                request_timeout_ms=s.request_timeout_ms,
+            )
+        except KafkaAdminError as exc:
+            log.warning(
+                "cannot leave the group: its partitions move once the session expires",
+                extra={"group_instance_id": instance_id, "error": str(exc)},
+            )
+        else:
+            log.info("left the group for good", extra={"group_instance_id": instance_id})
+
+    def _joined(self, assigned: Collection[TopicPartition]) -> None:
+        coordinator = getattr(self._consumer, "_coordinator", None)
+        self._membership.joined(coordinator, sorted(tp.partition for tp in assigned))
 
     def _partition(self, tp: TopicPartition) -> Partition:
         found = self._partitions.get(tp)
@@ -98,6 +132,8 @@ class AiokafkaEventSource:
     async def fetch(self, *, timeout_s: float, max_records: int) -> list[Record]:
         """Raises SourceUnavailable only for what retrying cannot fix; a failure that may pass
         is logged and answered with no records, after the timeout, as an empty fetch would be."""
+        if self._membership.replaced:
+            raise SourceUnavailable(self._membership.replaced, retriable=False)
         if not self._announced and self._consumer.assignment():
             await self._assigned(self.assignment())
         try:

@@ -35,7 +35,10 @@ async def kafka_source(settings: KafkaSettings) -> AsyncIterator[AiokafkaEventSo
 async def dead_letters(settings: KafkaSettings) -> AsyncIterator[AiokafkaDeadLetters]:
     if settings.create_dlq_topic:
         await create_topics(
-            settings.bootstrap_servers, {settings.dead_letter_topic: settings.dlq_partitions}
+            settings.bootstrap_servers,
+            {settings.dead_letter_topic: settings.dlq_partitions},
+            replication_factor=settings.replication_factor,
+            min_insync_replicas=settings.min_insync_replicas,
         )
     producer = AiokafkaDeadLetters(settings=settings)
     await producer.start()
