@@ -77,10 +77,11 @@ def kafka_problems(k: KafkaSettings) -> Iterator[Problem]:
             ("kafka", "dlq_topic"),
             "is kafka.topic: every dead letter would be consumed again, and dead-lettered again",
         )
-    if k.heartbeat_interval_ms * HEARTBEATS_PER_SESSION > k.session_timeout_ms:
+    if k.heartbeat_interval_ms * HEARTBEATS_PER_SESSION > k.effective_session_timeout_ms:
         yield (
             ("kafka", "heartbeat_interval_ms"),
-            f"must be at most a third of kafka.session_timeout_ms ({k.session_timeout_ms}):"
+            "must be at most a third of kafka.session_timeout_ms"
+            f" ({k.effective_session_timeout_ms}):"
             " the group would evict the member after one lost heartbeat (or between two)",
         )
     if k.fetch_max_wait_ms >= k.request_timeout_ms:

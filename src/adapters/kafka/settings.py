@@ -97,11 +97,8 @@ class KafkaSettings(BaseModel):
             raise ValueError(
                 f"kafka.min_insync_replicas ({isr}) must not exceed kafka.replication_factor ({rf})"
             )
-        if self.heartbeat_interval_ms >= self.effective_session_timeout_ms:
-            raise ValueError(
-                f"kafka.heartbeat_interval_ms ({self.heartbeat_interval_ms}) must be below the "
-                f"session timeout ({self.effective_session_timeout_ms} ms)"
-            )
+        # heartbeat_interval_ms against the session: eventbridge/setting_checks.py, which
+        # names the key (and holds it to a third of the session, not just below it).
         return self
 
     @property

@@ -96,7 +96,7 @@ def test_the_session_lasts_30_s_for_a_static_member_and_10_s_for_a_dynamic_one()
         ({"GROUP_INSTANCE_ID": "bridge/1"}, "eventbridge.kafka.group_instance_id "),
         ({"INSTANCE_ORDINAL": "-1"}, "eventbridge.kafka.instance_ordinal "),
         ({"REPLICATION_FACTOR": "2", "MIN_INSYNC_REPLICAS": "3"}, "kafka.min_insync_replicas (3)"),
-        ({"SESSION_TIMEOUT_MS": "2000"}, "kafka.heartbeat_interval_ms (3000)"),
+        ({"SESSION_TIMEOUT_MS": "2000"}, "eventbridge.kafka.heartbeat_interval_ms "),
     ],
 )
 def test_a_bad_kafka_setting_stops_startup_with_a_message_naming_the_key(
