@@ -164,10 +164,17 @@ async def naive_bridge(s: Services, prefix: str, topic: str, n: int) -> float:
 
 
 async def eventbridge(
-    s: Services, prefix: str, topic: str, n: int, env: dict[str, str] | None = None
+    s: Services,
+    prefix: str,
+    topic: str,
+    n: int,
+    env: dict[str, str] | None = None,
+    *,
+    python: str | None = None,
 ) -> float:
     """`eventbridge bridge` as its own process (default settings, `env` added to its
-    environment); timed from its first commit to its last."""
+    environment; `python`: another checkout's interpreter); timed from its first commit to its
+    last."""
     group = f"eventbridge-{uuid.uuid4().hex[:8]}"
     settings = {
         "kafka": {"bootstrap_servers": s.kafka_bootstrap, "topic": topic, "group_id": group},
@@ -180,7 +187,7 @@ async def eventbridge(
         "metrics": {"log_level": "WARNING"},
     }
     with tempfile.TemporaryDirectory() as tmp:
-        bridge = EventBridgeProcess("bridge", settings, Path(tmp) / "bridge.log")
+        bridge = EventBridgeProcess("bridge", settings, Path(tmp) / "bridge.log", python=python)
         bridge.env.update(env or {})
         bridge.start()
         try:
@@ -197,6 +204,13 @@ async def eventbridge(
             bridge.terminate()
 
 
+def other_bridge(
+    s: Services, topic: str, n: int, python: str, env: dict[str, str] | None
+) -> Callable[[str], Coroutine[Any, Any, float]]:
+    """The `eventbridge` step for another checkout's interpreter."""
+    return lambda prefix: eventbridge(s, prefix, topic, n, env, python=python)
+
+
 TRACING_OFF = "eventbridge, tracing off (always_off)"
 KAFKA, REDIS, NAIVE, BRIDGE = (
     "kafka ceiling (consume, do nothing)",
@@ -206,7 +220,15 @@ KAFKA, REDIS, NAIVE, BRIDGE = (
 )
 
 
-async def main_async(s: Services, n: int, naive_n: int, repeat: int, tracing: bool) -> None:
+async def main_async(
+    s: Services,
+    n: int,
+    naive_n: int,
+    repeat: int,
+    tracing: bool,
+    *,
+    compare: dict[str, str] | None = None,
+) -> None:
     topic = f"bench-{uuid.uuid4().hex[:6]}"
     await create_topics_async(s.kafka_bootstrap, {topic: PARTITIONS})
     records = generate_n(n, seed=3, users=500, bad_ratio=0.02)
@@ -225,6 +247,11 @@ async def main_async(s: Services, n: int, naive_n: int, repeat: int, tracing: bo
                 lambda prefix: eventbridge(s, prefix, topic, n, {SAMPLER_ENV: "always_off"}),
             )
         )
+    for label, python in (compare or {}).items():  # other checkouts, in the same rounds
+        steps.append((f"{BRIDGE} @{label}", other_bridge(s, topic, n, python, None)))
+        if tracing:
+            off = {SAMPLER_ENV: "always_off"}
+            steps.append((f"{TRACING_OFF} @{label}", other_bridge(s, topic, n, python, off)))
     print(f"{n:,} events ({naive_n:,} for the naive bridge), {repeat} rounds", flush=True)
     runs: dict[str, list[float]] = {name: [] for name, _ in steps}
     for round_ in range(1, repeat + 1):
@@ -243,7 +270,16 @@ async def main_async(s: Services, n: int, naive_n: int, repeat: int, tracing: bo
     print(f"eventbridge / lower ceiling  = {ours / ceiling:6.2f}    (target >= 0.5)")
     if tracing:
         cost = 1 - ours / median[TRACING_OFF]
-        print(f"tracing on costs             = {cost:6.1%} of throughput (budget <= 10%)")
+        print(f"tracing on costs             = {cost:6.1%} of throughput (budget <= 5%)")
+    for label in compare or {}:
+        other = median[f"{BRIDGE} @{label}"]
+        print(
+            f"\n@{label}: {other / median[NAIVE]:6.1f}x naive, {other / ceiling:6.2f} of the lower"
+        )
+        print(f"  ceiling; this checkout / @{label} = {ours / other:6.2f}")
+        if tracing:
+            cost = 1 - other / median[f"{TRACING_OFF} @{label}"]
+            print(f"  tracing on costs @{label} {cost:6.1%} of throughput")
 
 
 def main() -> None:
@@ -256,9 +292,21 @@ def main() -> None:
     parser.add_argument(
         "--tracing", action="store_true", help="also run the bridge with tracing off, to compare"
     )
+    parser.add_argument(
+        "--compare",
+        action="append",
+        default=[],
+        metavar="LABEL=PYTHON",
+        help="also run another checkout's bridge (its .venv/bin/python) in the same rounds",
+    )
     args = parser.parse_args()
+    compare = dict(item.split("=", 1) for item in args.compare)
     with services() as s:
-        asyncio.run(main_async(s, args.events, args.naive_events, args.repeat, args.tracing))
+        asyncio.run(
+            main_async(
+                s, args.events, args.naive_events, args.repeat, args.tracing, compare=compare
+            )
+        )
 
 
 if __name__ == "__main__":
