@@ -6,8 +6,10 @@
   redis     RedisStreamStore.publish of ready-made messages in batches: the write ceiling
   bridge    EventBridge's BridgeService with the real adapters, as `eventbridge bridge` runs it
 
-Each is measured `--repeat` times, interleaved (kafka, redis, naive, bridge, kafka, ...), and
-the medians are compared, so a slow moment of the shared machine does not decide the result.
+Each is measured `--repeat` times, interleaved (kafka, redis, naive, bridge, kafka, ...), each
+round starting one step later than the one before, and the medians are compared, so a slow
+moment of the shared machine does not decide the result. Between two steps Redis deletes what
+the step wrote and finishes its background work (bench/quiet.py).
 
 Run: `make bench` (= `.venv/bin/python -m bench`) or `.venv/bin/python -m bench.bridge_bench`.
 """
@@ -35,6 +37,7 @@ from adapters.redis.keys import RedisKeys
 from adapters.redis.settings import RedisSettings
 from adapters.redis.store import RedisStreamStore
 from adapters.telemetry.setup import SAMPLER_ENV
+from bench.quiet import quiet
 from domain.filter import EventFilter, FilterPolicy
 from domain.mapper import SseMapper
 from domain.model import Partition, Record
@@ -88,22 +91,6 @@ async def redis_ceiling(s: Services, prefix: str, messages: list[Any], batch: in
         for i in range(0, len(messages), batch):
             await store.publish(messages[i : i + batch])
         return len(messages) / (time.perf_counter() - started)
-
-
-async def forget(s: Services, prefix: str) -> None:
-    """Delete what one measurement wrote (only its own prefix), so the next starts alike."""
-    client = aioredis.Redis.from_url(s.redis_url)
-    try:
-        batch: list[bytes] = []
-        async for key in client.scan_iter(match=f"{prefix}*", count=1000):
-            batch.append(key)
-            if len(batch) == 1000:
-                await client.unlink(*batch)
-                batch = []
-        if batch:
-            await client.unlink(*batch)
-    finally:
-        await client.aclose()
 
 
 async def naive_bridge(s: Services, prefix: str, topic: str, n: int) -> float:
@@ -254,11 +241,14 @@ async def main_async(
             steps.append((f"{TRACING_OFF} @{label}", other_bridge(s, topic, n, python, off)))
     print(f"{n:,} events ({naive_n:,} for the naive bridge), {repeat} rounds", flush=True)
     runs: dict[str, list[float]] = {name: [] for name, _ in steps}
+    await quiet(s, "bench-none-")
     for round_ in range(1, repeat + 1):
-        for name, step in steps:
+        # Each round starts one step later, so no row always follows the same one.
+        turn = (round_ - 1) % len(steps)
+        for name, step in steps[turn:] + steps[:turn]:
             prefix = f"bench-{uuid.uuid4().hex[:8]}"
             runs[name].append(await step(prefix))
-            await forget(s, prefix)
+            await quiet(s, prefix)
         print(f"round {round_}: " + ", ".join(f"{runs[k][-1]:,.0f}" for k in runs), flush=True)
     median = {name: statistics.median(values) for name, values in runs.items()}
     print()

@@ -29,6 +29,7 @@ from pathlib import Path
 import redis.asyncio as aioredis
 
 from adapters.telemetry.setup import SAMPLER_ENV
+from bench.quiet import forget, settle
 from simulator.bridge_process import EventBridgeProcess
 from simulator.genesis import generate_n
 from simulator.produce import produce_all
@@ -98,16 +99,10 @@ async def measure(s: Services, topic: str, n: int, step: Step, redis: aioredis.R
         finally:
             bridge.terminate()
     await forget(redis, prefix)
+    await settle(redis, own=s.redis_source == "local")
     return Run(
         (cpu1 - cpu0) / backlog * 1e6, (redis1 - redis0) / backlog * 1e6, backlog / (wall1 - wall0)
     )
-
-
-async def forget(client: aioredis.Redis, prefix: str) -> None:
-    """Delete what one run wrote, so the next starts alike."""
-    keys = [key async for key in client.scan_iter(match=f"{prefix}*", count=1000)]
-    for i in range(0, len(keys), 1000):
-        await client.unlink(*keys[i : i + 1000])
 
 
 async def main_async(s: Services, n: int, repeat: int, pythons: dict[str, str], off: bool) -> None:
@@ -121,8 +116,10 @@ async def main_async(s: Services, n: int, repeat: int, pythons: dict[str, str], 
     runs: dict[str, list[Run]] = {step.label: [] for step in steps}
     redis = aioredis.Redis.from_url(s.redis_url)
     try:
+        await settle(redis, own=s.redis_source == "local")
         for round_ in range(1, repeat + 1):
-            for step in steps:
+            turn = (round_ - 1) % len(steps)  # each round starts one later: no fixed neighbours
+            for step in steps[turn:] + steps[:turn]:
                 run = await measure(s, topic, n, step, redis)
                 runs[step.label].append(run)
                 print(
@@ -145,7 +142,7 @@ def _labelled(items: list[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for item in items or [sys.executable]:
         label, _, python = item.rpartition("=")
-        out[label or Path(python).resolve().parents[2].name] = python
+        out[label or Path(python).absolute().parents[2].name] = python
     return out
 
 

@@ -33,7 +33,7 @@ from application.fake_clock import FakeClock
 from application.fake_dead_letters import FakeDeadLetters
 from application.fake_source import FakeEventSource
 from application.policy import BridgePolicy
-from bench.bridge_cpu import forget
+from bench.quiet import forget
 from domain.breaker import BreakerPolicy, CircuitBreaker
 from domain.model import Partition
 from eventbridge.gc_tuning import gc_tuned
