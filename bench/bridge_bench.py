@@ -6,8 +6,10 @@
   redis     RedisStreamStore.publish of ready-made messages in batches: the write ceiling
   bridge    EventBridge's BridgeService with the real adapters, as `eventbridge bridge` runs it
 
-Each is measured `--repeat` times, interleaved (kafka, redis, naive, bridge, kafka, ...), and
-the medians are compared, so a slow moment of the shared machine does not decide the result.
+Each is measured `--repeat` times, interleaved (kafka, redis, naive, bridge, kafka, ...), each
+round starting one step later than the one before, and the medians are compared, so a slow
+moment of the shared machine does not decide the result. Between two steps Redis deletes what
+the step wrote and finishes its background work (bench/quiet.py).
 
 Run: `make bench` (= `.venv/bin/python -m bench`) or `.venv/bin/python -m bench.bridge_bench`.
 """
@@ -35,6 +37,7 @@ from adapters.redis.keys import RedisKeys
 from adapters.redis.settings import RedisSettings
 from adapters.redis.store import RedisStreamStore
 from adapters.telemetry.setup import SAMPLER_ENV
+from bench.quiet import quiet
 from domain.filter import EventFilter, FilterPolicy
 from domain.mapper import SseMapper
 from domain.model import Partition, Record
@@ -88,22 +91,6 @@ async def redis_ceiling(s: Services, prefix: str, messages: list[Any], batch: in
         for i in range(0, len(messages), batch):
             await store.publish(messages[i : i + batch])
         return len(messages) / (time.perf_counter() - started)
-
-
-async def forget(s: Services, prefix: str) -> None:
-    """Delete what one measurement wrote (only its own prefix), so the next starts alike."""
-    client = aioredis.Redis.from_url(s.redis_url)
-    try:
-        batch: list[bytes] = []
-        async for key in client.scan_iter(match=f"{prefix}*", count=1000):
-            batch.append(key)
-            if len(batch) == 1000:
-                await client.unlink(*batch)
-                batch = []
-        if batch:
-            await client.unlink(*batch)
-    finally:
-        await client.aclose()
 
 
 async def naive_bridge(s: Services, prefix: str, topic: str, n: int) -> float:
@@ -164,10 +151,17 @@ async def naive_bridge(s: Services, prefix: str, topic: str, n: int) -> float:
 
 
 async def eventbridge(
-    s: Services, prefix: str, topic: str, n: int, env: dict[str, str] | None = None
+    s: Services,
+    prefix: str,
+    topic: str,
+    n: int,
+    env: dict[str, str] | None = None,
+    *,
+    python: str | None = None,
 ) -> float:
     """`eventbridge bridge` as its own process (default settings, `env` added to its
-    environment); timed from its first commit to its last."""
+    environment; `python`: another checkout's interpreter); timed from its first commit to its
+    last."""
     group = f"eventbridge-{uuid.uuid4().hex[:8]}"
     settings = {
         "kafka": {"bootstrap_servers": s.kafka_bootstrap, "topic": topic, "group_id": group},
@@ -180,7 +174,7 @@ async def eventbridge(
         "metrics": {"log_level": "WARNING"},
     }
     with tempfile.TemporaryDirectory() as tmp:
-        bridge = EventBridgeProcess("bridge", settings, Path(tmp) / "bridge.log")
+        bridge = EventBridgeProcess("bridge", settings, Path(tmp) / "bridge.log", python=python)
         bridge.env.update(env or {})
         bridge.start()
         try:
@@ -197,6 +191,13 @@ async def eventbridge(
             bridge.terminate()
 
 
+def other_bridge(
+    s: Services, topic: str, n: int, python: str, env: dict[str, str] | None
+) -> Callable[[str], Coroutine[Any, Any, float]]:
+    """The `eventbridge` step for another checkout's interpreter."""
+    return lambda prefix: eventbridge(s, prefix, topic, n, env, python=python)
+
+
 TRACING_OFF = "eventbridge, tracing off (always_off)"
 KAFKA, REDIS, NAIVE, BRIDGE = (
     "kafka ceiling (consume, do nothing)",
@@ -206,7 +207,15 @@ KAFKA, REDIS, NAIVE, BRIDGE = (
 )
 
 
-async def main_async(s: Services, n: int, naive_n: int, repeat: int, tracing: bool) -> None:
+async def main_async(
+    s: Services,
+    n: int,
+    naive_n: int,
+    repeat: int,
+    tracing: bool,
+    *,
+    compare: dict[str, str] | None = None,
+) -> None:
     topic = f"bench-{uuid.uuid4().hex[:6]}"
     await create_topics_async(s.kafka_bootstrap, {topic: PARTITIONS})
     records = generate_n(n, seed=3, users=500, bad_ratio=0.02)
@@ -225,13 +234,21 @@ async def main_async(s: Services, n: int, naive_n: int, repeat: int, tracing: bo
                 lambda prefix: eventbridge(s, prefix, topic, n, {SAMPLER_ENV: "always_off"}),
             )
         )
+    for label, python in (compare or {}).items():  # other checkouts, in the same rounds
+        steps.append((f"{BRIDGE} @{label}", other_bridge(s, topic, n, python, None)))
+        if tracing:
+            off = {SAMPLER_ENV: "always_off"}
+            steps.append((f"{TRACING_OFF} @{label}", other_bridge(s, topic, n, python, off)))
     print(f"{n:,} events ({naive_n:,} for the naive bridge), {repeat} rounds", flush=True)
     runs: dict[str, list[float]] = {name: [] for name, _ in steps}
+    await quiet(s, "bench-none-")
     for round_ in range(1, repeat + 1):
-        for name, step in steps:
+        # Each round starts one step later, so no row always follows the same one.
+        turn = (round_ - 1) % len(steps)
+        for name, step in steps[turn:] + steps[:turn]:
             prefix = f"bench-{uuid.uuid4().hex[:8]}"
             runs[name].append(await step(prefix))
-            await forget(s, prefix)
+            await quiet(s, prefix)
         print(f"round {round_}: " + ", ".join(f"{runs[k][-1]:,.0f}" for k in runs), flush=True)
     median = {name: statistics.median(values) for name, values in runs.items()}
     print()
@@ -243,7 +260,16 @@ async def main_async(s: Services, n: int, naive_n: int, repeat: int, tracing: bo
     print(f"eventbridge / lower ceiling  = {ours / ceiling:6.2f}    (target >= 0.5)")
     if tracing:
         cost = 1 - ours / median[TRACING_OFF]
-        print(f"tracing on costs             = {cost:6.1%} of throughput (budget <= 10%)")
+        print(f"tracing on costs             = {cost:6.1%} of throughput (budget <= 5%)")
+    for label in compare or {}:
+        other = median[f"{BRIDGE} @{label}"]
+        print(
+            f"\n@{label}: {other / median[NAIVE]:6.1f}x naive, {other / ceiling:6.2f} of the lower"
+        )
+        print(f"  ceiling; this checkout / @{label} = {ours / other:6.2f}")
+        if tracing:
+            cost = 1 - other / median[f"{TRACING_OFF} @{label}"]
+            print(f"  tracing on costs @{label} {cost:6.1%} of throughput")
 
 
 def main() -> None:
@@ -256,9 +282,21 @@ def main() -> None:
     parser.add_argument(
         "--tracing", action="store_true", help="also run the bridge with tracing off, to compare"
     )
+    parser.add_argument(
+        "--compare",
+        action="append",
+        default=[],
+        metavar="LABEL=PYTHON",
+        help="also run another checkout's bridge (its .venv/bin/python) in the same rounds",
+    )
     args = parser.parse_args()
+    compare = dict(item.split("=", 1) for item in args.compare)
     with services() as s:
-        asyncio.run(main_async(s, args.events, args.naive_events, args.repeat, args.tracing))
+        asyncio.run(
+            main_async(
+                s, args.events, args.naive_events, args.repeat, args.tracing, compare=compare
+            )
+        )
 
 
 if __name__ == "__main__":

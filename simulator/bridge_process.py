@@ -44,6 +44,13 @@ class EventBridgeProcess:
         self._proc = spawn(argv, log=self.log, env=self.env)
 
     @property
+    def pid(self) -> int:
+        """The child's process id (started, not yet stopped)."""
+        if self._proc is None:
+            raise RuntimeError(f"eventbridge {self.command} is not running")
+        return self._proc.pid
+
+    @property
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 

@@ -93,7 +93,7 @@ class EventSource(Protocol):
     def on_rebalance(self, *, revoked: RebalanceCallback, assigned: RebalanceCallback) -> None: ...
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # one per delivered event: not frozen, for the cost (domain/model.py)
 class PublishResult:
     """What the store did with one message: its stream entry id, or that it was a duplicate;
     for a message that teaches its session's owner, the owner the index holds after the write

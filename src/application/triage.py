@@ -187,8 +187,9 @@ class Triager:
         owners = self._owners
         if raw.user_value is None:
             session = raw.session_id
+            owner = owners.get(session)
             # A session that is no UUID is refused by the filter: the index is never asked.
-            if owners.get(session) is None and is_uuid(session):
+            if owner is None and is_uuid(session):
                 named = owners.named(session)
                 if named is not None:
                     out.claims.setdefault(session, named)
@@ -197,7 +198,9 @@ class Triager:
                 at = Waiting(record, raw, named, traceparent, len(out.deliver), len(out.letters))
                 out.waiting.append(at)
                 return None
-        user = resolve_user(raw, owners.get)
+            user = owned_by(raw, owner)  # resolve_user's rule for an event without a user id
+        else:
+            user = resolve_user(raw, owners.get)  # its own user id: the owners are not asked
         return self._message(self._filter.admit(raw, user, now=out.now), traceparent)
 
     def _message(

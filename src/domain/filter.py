@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from domain.checks import is_uuid, parse_timestamp
+from domain.checks import is_uuid, parse_timestamp, uuid_match
 from domain.envelope import DEFAULT_MAX_RECORD_BYTES, build, decode
 from domain.fields import Headers, RawEvent, typed_event
 from domain.model import Envelope
@@ -39,6 +39,11 @@ DEFAULT_WHITELIST: tuple[str, ...] = (
     _P + "BranchCreated",
 )
 _EARLIEST_YEAR = 2000
+# Verdicts on event types remembered per filter: the whitelist is one alternation of regexes,
+# matched for every event, and a deployment sees a few dozen types. The `*` of the whitelist
+# matches unboundedly many, so past this many distinct ones a type is judged afresh each time.
+MAX_REMEMBERED_TYPES = 1024
+_UNSEEN = Rejection(Reason.INTERNAL_ERROR, "unseen")  # a sentinel, never returned
 
 
 def _compile_whitelist(patterns: tuple[str, ...]) -> re.Pattern[str]:
@@ -88,6 +93,7 @@ class EventFilter:
         self._prefix = self.policy.prefix
         self._skew = timedelta(seconds=self.policy.max_future_skew_s)
         self._max_record_bytes = self.policy.max_record_bytes
+        self._types: dict[str, Rejection | None] = {}  # event type -> its verdict (None: ok)
 
     def decode(
         self, value: bytes | None, loads: Callable[[bytes], Any]
@@ -117,6 +123,16 @@ class EventFilter:
         if isinstance(typed, Rejection):
             return typed
         raw, event_type = typed
+        if type(event_type) is not str:  # a str subclass could compare equal to anything
+            verdict = self._type_verdict(event_type)
+        elif (verdict := self._types.get(event_type, _UNSEEN)) is _UNSEEN:
+            verdict = self._type_verdict(event_type)
+            if len(self._types) < MAX_REMEMBERED_TYPES:
+                self._types[event_type] = verdict
+        return raw if verdict is None else verdict
+
+    def _type_verdict(self, event_type: str) -> Rejection | None:
+        """A (checked, printable) event type is under the prefix and whitelisted, or why not."""
         if not event_type.startswith(self._prefix):
             return Rejection(
                 Reason.NOT_SESSION_EVENT,
@@ -126,7 +142,7 @@ class EventFilter:
             return Rejection(
                 Reason.NOT_WHITELISTED, f"event_type {shown(event_type)} is not whitelisted"
             )
-        return raw
+        return None
 
     def admit(
         self, raw: RawEvent, user: tuple[str, bool] | Rejection, *, now: datetime
@@ -135,16 +151,24 @@ class EventFilter:
         (`domain.users.resolve_user`): then UUIDs, then the timestamp."""
         if isinstance(user, Rejection):
             return user
-        ids = (
-            (raw.session_id, raw.session_field),
-            (raw.event_id, "event_id"),
-            (raw.aggregate_id, "aggregate_id"),
-            (raw.correlation_id, raw.correlation_field),
-            (raw.novel_id, raw.novel_field),
-        )
-        for value, name in ids:
-            if value is not None and not is_uuid(value):
-                return Rejection(Reason.BAD_UUID, f"{name} is not a UUID: {shown(value)}")
+        correlation_id, novel_id, match = raw.correlation_id, raw.novel_id, uuid_match
+        if not (  # the usual case in one expression; the loop below says which one is not
+            match(raw.session_id)
+            and match(raw.event_id)
+            and match(raw.aggregate_id)
+            and (correlation_id is None or match(correlation_id))
+            and (novel_id is None or match(novel_id))
+        ):
+            ids = (
+                (raw.session_id, raw.session_field),
+                (raw.event_id, "event_id"),
+                (raw.aggregate_id, "aggregate_id"),
+                (correlation_id, raw.correlation_field),
+                (novel_id, raw.novel_field),
+            )
+            for value, name in ids:
+                if value is not None and not is_uuid(value):
+                    return Rejection(Reason.BAD_UUID, f"{name} is not a UUID: {shown(value)}")
         when = parse_timestamp(raw.timestamp)
         if when is None:
             return Rejection(

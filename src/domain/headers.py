@@ -17,16 +17,12 @@ def known_headers(
     """The last `correlation_id` header (UTF-8, bad bytes replaced), as the filter's header
     mapping, and the last `traceparent` header read as a TraceParent (None when malformed).
     A header without a value counts as absent, and hides earlier ones of its name."""
-    correlation: bytes | None = None
-    traceparent: bytes | None = None
-    for key, raw in headers:
-        if key == CORRELATION_ID:
-            correlation = raw
-        elif key == TRACEPARENT:
-            traceparent = raw
-    found = (
+    found = dict(headers)  # in C; the last of each name wins, a None value included
+    correlation = found.get(CORRELATION_ID)
+    traceparent = found.get(TRACEPARENT)
+    return (
         {CORRELATION_ID: correlation.decode("utf-8", "replace")}
         if correlation is not None
-        else _NONE
+        else _NONE,
+        read_traceparent(traceparent) if traceparent is not None else None,
     )
-    return found, read_traceparent(traceparent) if traceparent is not None else None

@@ -60,14 +60,16 @@ class SseMapper:
                 Reason.OVERSIZED,
                 f"SSE data is {len(body)} bytes, over the {self._max}-byte cap",
             )
+        # Positional, in the field order of SseMessage (one per delivered event: keywords
+        # cost twice as much). An id learned from the owner index must not re-teach (and so
+        # re-extend) it; the traceparent travels only when its trace is sampled.
         return SseMessage(
-            user_id=env.user_id,
-            session_id=env.session_id,
-            event_id=env.event_id,
-            event_type=env.event_type,
-            data=body,
-            # An id learned from the owner index must not re-teach (and so re-extend) it.
-            teaches_owner=not env.user_id_from_owner,
-            timestamp_s=env.timestamp_s,
-            traceparent=traceparent.text if traceparent is not None and traceparent.sampled else "",
+            env.user_id,
+            env.session_id,
+            env.event_id,
+            env.event_type,
+            body,
+            not env.user_id_from_owner,
+            env.timestamp_s,
+            traceparent.text if traceparent is not None and traceparent.sampled else "",
         )

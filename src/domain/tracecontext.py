@@ -10,6 +10,7 @@ TRACEPARENT = "traceparent"
 _TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(?:-.*)?")
 _ZERO_TRACE, _ZERO_SPAN = "0" * 32, "0" * 16
 _DASH, _HEX_AND_DASH = ord("-"), b"0123456789abcdef-"
+_SAMPLED_LAST_HEX = b"13579bdf"  # the flags' last hex digit when bit 0 (sampled) is set
 
 
 @dataclass(slots=True)  # not frozen: built for every traced record, and frozen inits are slow
@@ -51,7 +52,7 @@ def read_traceparent(value: bytes | str | None) -> TraceParent | None:
         trace_hex = text[3:35]
         if trace_hex == _ZERO_TRACE or text[36:52] == _ZERO_SPAN:
             return None
-        return TraceParent(text, trace_hex, bool(int(text[53:55], 16) & 1))
+        return TraceParent(text, trace_hex, raw[54] in _SAMPLED_LAST_HEX)
     return _read_other(raw.decode("ascii", "replace").strip())
 
 

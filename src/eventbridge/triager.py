@@ -23,16 +23,12 @@ def filter_policy(settings: FilterSettings) -> FilterPolicy:
     )
 
 
-def _dumps(value: Any) -> bytes:
-    return orjson.dumps(value)
-
-
 def build_triager(
     settings: FilterSettings | None = None,
     *,
     owners: OwnerCache | None = None,
     loads: Callable[[bytes], Any] = orjson.loads,
-    dumps: Callable[[Any], bytes] = _dumps,
+    dumps: Callable[[Any], bytes] = orjson.dumps,
 ) -> Triager:
     """The filter and mapper of `settings` (the defaults when None) over orjson, routing by
     `owners` (a fresh memory when None); `loads`/`dumps` replace orjson, for tests only."""

@@ -147,3 +147,47 @@ def test_a_user_the_acl_forbids_is_refused_and_the_batch_is_written_for_the_othe
                 await admin._client.execute_command("ACL", "DELUSER", name)
 
     asyncio.run(asyncio.wait_for(scenario(), 30))
+
+
+def test_a_user_whose_dedup_ids_key_holds_another_type_is_refused_and_the_others_written(
+    real_services: Services, unique: str
+) -> None:
+    """The ids key is read first for every event: its WRONGTYPE refuses all of that user's
+    events before anything of theirs is written."""
+
+    async def scenario() -> None:
+        async with real_store(real_services.redis_url, unique) as store:
+            await store._client.set(f"t{unique}:user:{{13}}:ids", "not a zset")
+            batch = [message("13", "s13"), message("7", "s7"), message("13", "s")]
+            results = await store.publish(batch)
+            assert [r.refused is not None for r in results] == [True, False, True]
+            assert "WRONGTYPE" in (results[0].refused or "")
+            assert results[1].stream_id
+            assert await store._client.exists(f"t{unique}:user:{{13}}:stream") == 0
+
+    asyncio.run(asyncio.wait_for(scenario(), 30))
+
+
+def test_a_user_whose_stream_was_replaced_is_refused_even_for_events_already_written(
+    real_services: Services, unique: str
+) -> None:
+    """Something else overwrote a user's stream after their events were written: a
+    redelivery of those events (all duplicates by the ids key, the stream untouched) is
+    refused like a new event is, and a batch with a duplicate first writes nothing of theirs."""
+
+    async def scenario() -> None:
+        async with real_store(real_services.redis_url, unique) as store:
+            client = store._client
+            old = message("13", "s")
+            [written] = await store.publish([old])
+            assert written.stream_id
+            await client.set(f"t{unique}:user:{{13}}:stream", "not a stream")
+            [again] = await store.publish([old])
+            assert again.refused is not None
+            assert "WRONGTYPE" in again.refused
+            results = await store.publish([old, message("13", "s"), message("7", "s7")])
+            assert [r.refused is not None for r in results] == [True, True, False]
+            assert await client.get(f"t{unique}:user:{{13}}:stream") == b"not a stream"
+            assert await client.zcard(f"t{unique}:user:{{13}}:ids") == 1
+
+    asyncio.run(asyncio.wait_for(scenario(), 30))

@@ -23,51 +23,72 @@ local maxlen, ttl, window = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local owner_ttl, users, owners = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local out = {}
 local a = 7
+local REFUSED = '!WRONGTYPE a key of this user holds another type'
 local function holds_other(key, kind)
   local t = redis.call('TYPE', key)['ok']
   return t ~= 'none' and t ~= kind
+end
+-- The error of a pcall's reply, or nil (a reply that is a value: a score, false, an id).
+local function failed(reply)
+  return type(reply) == 'table' and reply['err'] or nil
 end
 for u = 1, users do
   local stream, ids = KEYS[2 * u - 1], KEYS[2 * u]
   local count, channel = tonumber(ARGV[a]), ARGV[a + 1]
   a = a + 2
-  local last = nil
-  if holds_other(stream, 'stream') or holds_other(ids, 'zset') then
-    for _ = 1, count do
-      out[#out + 1] = '!WRONGTYPE a key of this user holds another type'
-    end
-    a = a + count
-    count = 0
-  end
-  for _ = 1, count do
-    local ev = ARGV[a]
+  -- A key of another type is met by the first call on it, before anything of this user is
+  -- written (each event reads ids first; XADD is the first write, to stream): then all the
+  -- user's events are refused. Any other error fails the call, as redis.call would.
+  local first, last, refused = #out + 1, nil, false
+  for n = 1, count do
+    local ev = ARGV[a + n - 1]
     local n1, n2, n3, n4, p = string.match(ev, '^(%d+):(%d+):(%d+):(%d+):()')
     local e2 = p + tonumber(n1)
     local e3 = e2 + tonumber(n2)
     local e4 = e3 + tonumber(n3)
     local e5 = e4 + tonumber(n4)
     local eid = string.sub(ev, p, e2 - 1)
-    if redis.call('ZSCORE', ids, eid) then
+    local reply = redis.pcall('ZSCORE', ids, eid)
+    if reply and not failed(reply) then
       out[#out + 1] = ''
-    else
+    elseif not reply then
       local etype, sid = string.sub(ev, e2, e3 - 1), string.sub(ev, e3, e4 - 1)
       local data = string.sub(ev, e5)
-      local id
       if e5 == e4 then
-        id = redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*',
-                        'e', etype, 's', sid, 'i', eid, 'd', data)
+        reply = redis.pcall('XADD', stream, 'MAXLEN', '~', maxlen, '*',
+                            'e', etype, 's', sid, 'i', eid, 'd', data)
       else
-        id = redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*',
-                        'e', etype, 's', sid, 'i', eid, 'd', data,
-                        'tp', string.sub(ev, e4, e5 - 1))
+        reply = redis.pcall('XADD', stream, 'MAXLEN', '~', maxlen, '*',
+                            'e', etype, 's', sid, 'i', eid, 'd', data,
+                            'tp', string.sub(ev, e4, e5 - 1))
       end
-      local ms, seq = string.match(id, '^(%d+)-(%d+)$')
-      redis.call('ZADD', ids, tonumber(ms) * 1000 + math.min(tonumber(seq), 999), eid)
-      out[#out + 1] = id
-      last = id
+      if not failed(reply) then
+        local id = reply
+        local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+        redis.call('ZADD', ids, tonumber(ms) * 1000 + math.min(tonumber(seq), 999), eid)
+        out[#out + 1] = id
+        last = id
+      end
     end
-    a = a + 1
+    local err = failed(reply)
+    if err then
+      if string.sub(err, 1, 9) ~= 'WRONGTYPE' then
+        return reply
+      end
+      refused = true
+      break
+    end
   end
+  -- Only duplicates: the stream was not touched, so it is asked (rare: a redelivery).
+  if not refused and not last and holds_other(stream, 'stream') then
+    refused = true
+  end
+  if refused then
+    for i = first, first + count - 1 do
+      out[i] = REFUSED
+    end
+  end
+  a = a + count
   if last then
     redis.call('ZREMRANGEBYRANK', ids, 0, -(window + 1))
     redis.call('EXPIRE', stream, ttl)
@@ -100,17 +121,9 @@ def pack_event(
         session_id.encode(),
         traceparent.encode(),
     )
-    return b"%d:%d:%d:%d:%b%b%b%b%b" % (
-        len(eid),
-        len(etype),
-        len(sid),
-        len(tp),
-        eid,
-        etype,
-        sid,
-        tp,
-        data,
-    )
+    # A join of the pieces: a quarter cheaper than one %-format of all nine (one per event).
+    head = b"%d:%d:%d:%d:" % (len(eid), len(etype), len(sid), len(tp))
+    return b"".join((head, eid, etype, sid, tp, data))
 
 
 class Script:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from redis import exceptions as rx
 
@@ -35,9 +35,13 @@ class RedisStreamStore:
         by_user: dict[str, list[int]] = {}  # per user, where its messages are in the batch
         owners: dict[str, str] = {}
         for index, m in enumerate(messages):
-            by_user.setdefault(m.user_id, []).append(index)
-            if m.teaches_owner:
-                owners.setdefault(m.session_id, m.user_id)  # the first in the batch wins
+            at = by_user.get(m.user_id)
+            if at is None:
+                by_user[m.user_id] = [index]
+            else:
+                at.append(index)
+            if m.teaches_owner and m.session_id not in owners:
+                owners[m.session_id] = m.user_id  # the first in the batch wins
         groups = [[messages[i] for i in at] for at in by_user.values()]
         with store_errors():
             if self._settings.cluster:
@@ -51,17 +55,20 @@ class RedisStreamStore:
         }
         # Entry ids go back to message order by position, never by event id: a producer
         # duplicate inside one batch is two messages with one event id, only the first written.
-        results: dict[int, PublishResult] = {}
+        results: list[PublishResult | None] = [None] * len(messages)
         for at, reply in zip(by_user.values(), per_user, strict=True):
-            for n, index in enumerate(at):
+            if isinstance(reply, str):  # Redis refused the call for this user's keys
+                for index in at:
+                    results[index] = PublishResult(messages[index].event_id, "", False, None, reply)
+                continue
+            for index, entry in zip(at, reply, strict=True):
                 m = messages[index]
-                refused = reply if isinstance(reply, str) else _refused(reply[n])
-                if refused is not None:
-                    results[index] = PublishResult(m.event_id, "", False, None, refused)
+                if entry[:1] == "!":
+                    results[index] = PublishResult(m.event_id, "", False, None, _refused(entry))
                     continue
                 owner = held.get(m.session_id) if m.teaches_owner else None
-                results[index] = PublishResult(m.event_id, reply[n], reply[n] == "", owner)
-        return [results[index] for index in range(len(messages))]
+                results[index] = PublishResult(m.event_id, entry, entry == "", owner)
+        return cast(list[PublishResult], results)  # every index is some user's
 
     async def _together(
         self, groups: list[list[SseMessage]], owners: dict[str, str]

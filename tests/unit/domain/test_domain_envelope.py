@@ -21,7 +21,7 @@ from domain_samples import (
     owned_by,
 )
 
-from domain.envelope import decode, normalise
+from domain.envelope import MAX_LAYOUTS, decode, normalise
 from domain.model import Envelope
 from domain.reasons import Reason, Rejection
 
@@ -115,6 +115,22 @@ def test_flat_business_payload_is_every_non_envelope_field_minus_internal_ones()
     payload = _envelope(flat_command()).payload
     assert set(payload) == {"command_type", "payload"}
     assert payload["payload"]["user_input"].startswith("A lighthouse")
+
+
+def test_the_business_payload_keeps_order_and_values_whatever_layouts_came_before() -> None:
+    """Public keys are remembered per layout of an object (its keys in order), for a bounded
+    number of layouts: an object of a layout seen before, one of a new layout past the bound,
+    and keys in another order all get exactly their own public fields, in their order."""
+    seen = _envelope(flat_command(extra=1, internal_x=2)).payload
+    assert list(seen) == ["command_type", "payload", "extra"]
+    for n in range(MAX_LAYOUTS + 10):  # invented layouts fill the memory, then go past it
+        payload = _envelope(flat_command(**{f"k{n}": n, f"internal_{n}": 0})).payload
+        assert list(payload) == ["command_type", "payload", f"k{n}"]
+        assert payload[f"k{n}"] == n
+    again = _envelope(flat_command(extra=3, internal_x=2)).payload
+    assert again == {"command_type": seen["command_type"], "payload": seen["payload"], "extra": 3}
+    reordered = dict(reversed(flat_command(extra=1).items()))
+    assert list(_envelope(reordered).payload) == ["extra", "payload", "command_type"]
 
 
 def test_ai_agent_event_without_user_is_routed_to_the_session_owner() -> None:

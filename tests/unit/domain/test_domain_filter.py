@@ -17,7 +17,7 @@ from domain_samples import (
     owned_by,
 )
 
-from domain.filter import DEFAULT_WHITELIST, EventFilter, FilterPolicy
+from domain.filter import DEFAULT_WHITELIST, MAX_REMEMBERED_TYPES, EventFilter, FilterPolicy
 from domain.model import Envelope
 from domain.reasons import Reason, Rejection, Verdict
 
@@ -133,6 +133,34 @@ def test_default_whitelist_matches_whole_types_only(suffix: str) -> None:
     assert isinstance(result, Rejection)
     assert result.reason is Reason.NOT_WHITELISTED
     assert result.verdict is Verdict.IGNORED
+
+
+def test_event_types_judged_again_get_the_same_verdicts_past_the_bound_of_remembered_types() -> (
+    None
+):
+    """The filter remembers verdicts per event type; a producer inventing types (the `*` of the
+    whitelist matches unboundedly many) neither grows that memory nor changes any verdict."""
+    fresh = EventFilter(FilterPolicy())
+    letters = [chr(ord("a") + n // 26) + chr(ord("a") + n % 26) for n in range(300)]
+    types = [f"Genesis.Session.Made{name}.Proposed" for name in letters]
+    types += [f"Genesis.Session.Nope{n}" for n in range(MAX_REMEMBERED_TYPES)]
+    types += [f"Genesis.Other.{n}" for n in range(300)]
+
+    def verdicts() -> list[object]:
+        out: list[object] = []
+        for event_type in types:
+            result = fresh.check(
+                flat_command(event_type=event_type), {}, now=NOW, session_owner=no_owner
+            )
+            out.append(result.reason if isinstance(result, Rejection) else result.event_type)
+        return out
+
+    first, again = verdicts(), verdicts()
+    assert first == again
+    assert first[:300] == types[:300]  # whitelisted by the `*`
+    assert set(first[300 : 300 + MAX_REMEMBERED_TYPES]) == {Reason.NOT_WHITELISTED}
+    assert set(first[-300:]) == {Reason.NOT_SESSION_EVENT}
+    assert len(fresh._types) == MAX_REMEMBERED_TYPES
 
 
 def test_a_custom_whitelist_replaces_the_default() -> None:
