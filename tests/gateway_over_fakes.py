@@ -103,14 +103,16 @@ class FakeGateway:
             self._n += 1
             data = b'{"event_id":"e%d","timestamp":"2026-11-21T12:00:00+00:00"}' % self._n
             ids.append(self.streams.append(user, f"e{self._n}", session=session, data=data))
-        self.notifications.publish(user)
+        self.notifications.publish(user, self.streams.notice(user, n))
         return ids
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[FakeGateway]:
         """The subscription runs (the tick and renewal are driven by hand: `service.tick()`)."""
         hub = self.service.hub
-        task = asyncio.create_task(self.notifications.run(wake=hub.wake, subscribed=hub.wake_all))
+        task = asyncio.create_task(
+            self.notifications.run(notify=hub.notify, resubscribed=hub.resubscribed)
+        )
         try:
             yield self
         finally:

@@ -11,24 +11,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from redis.asyncio import Redis
 
-from adapters.redis.client import make_client, open_client
+from adapters.redis.client import open_client
 from adapters.redis.keys import RedisKeys
 from adapters.redis.leases import RedisLeases
-from adapters.redis.notifications import RedisNotifications
 from adapters.redis.settings import RedisSettings
 from adapters.redis.store import RedisStreamStore
 from adapters.redis.stream_reader import RedisStreamReader
 from adapters.redis.tickets import RedisTickets
-from application.fakes import (
-    FakeClock,
-    FakeLeases,
-    FakeNotifications,
-    FakeStreamReader,
-    FakeTickets,
-)
-from application.gateway.ports import Leases, Notifications, StreamReader, Tickets
+from application.fakes import FakeClock, FakeLeases, FakeStreamReader, FakeTickets
+from application.gateway.ports import Leases, StreamReader, Tickets
 from domain.gateway.leases import LeasePolicy
 from domain.model import SseMessage
 from simulator.processes import free_port
@@ -197,63 +189,6 @@ async def _real_tickets(settings: RedisSettings) -> AsyncIterator[TicketsUnderTe
         yield TicketsUnderTest(
             RedisTickets(client=client, keys=keys), RedisTickets(client=dead, keys=keys), elapse
         )
-
-
-# -- Notifications -----------------------------------------------------------------------------
-
-
-@dataclass
-class NotificationsUnderTest:
-    notifications: Notifications
-    notify: Callable[[str], Any]  # awaitable: the bridge wrote to this user's stream
-    drop: Callable[[], Any]  # awaitable: the subscription's connection is lost
-    broken: Notifications  # one whose Redis cannot be reached
-
-
-def notifications_factory(request: pytest.FixtureRequest) -> Factory:
-    if request.param == "fake":
-        return _fake_notifications
-    settings = redis_settings(request)
-    return lambda: _real_notifications(settings)
-
-
-@asynccontextmanager
-async def _fake_notifications() -> AsyncIterator[NotificationsUnderTest]:
-    fake, broken = FakeNotifications(), FakeNotifications()
-    broken.available = False
-
-    async def notify(user: str) -> None:
-        fake.publish(user)
-
-    async def drop() -> None:
-        fake.disconnect()
-
-    yield NotificationsUnderTest(fake, notify, drop, broken)
-
-
-@asynccontextmanager
-async def _real_notifications(settings: RedisSettings) -> AsyncIterator[NotificationsUnderTest]:
-    keys, name = keys_of(settings), f"contract-{uuid.uuid4().hex[:8]}"
-    subscriber = Redis.from_url(settings.url, client_name=name, socket_timeout=2.0)
-    dead = make_client(unreachable(), "subscriber")
-    async with open_client(settings) as client:
-
-        async def notify(user: str) -> None:
-            await client.publish(keys.notify(user), b"1-0")
-
-        async def drop() -> None:
-            for info in await client.client_list(_type="pubsub"):
-                if info.get("name") == name:
-                    await client.client_kill_filter(_id=info["id"])
-
-        try:
-            yield NotificationsUnderTest(
-                RedisNotifications(client=subscriber, keys=keys, poll_s=0.1), notify, drop,
-                RedisNotifications(client=dead, keys=keys, poll_s=0.1),
-            )  # fmt: skip
-        finally:
-            await subscriber.aclose()
-            await dead.aclose()
 
 
 async def eventually(check: Callable[[], bool], what: str, within: float = 10.0) -> None:

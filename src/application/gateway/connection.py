@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from application.gateway.outbox import HEARTBEAT, Cut, Frame, Outbox, Reset, Retry
 from application.gateway.ports import CloseReason, GatewayTelemetry, Leases, StreamReader
 from application.gateway.start import Start
 from application.ports import Clock, StoreUnavailable
-from domain.gateway.entries import Entry, event_age, of_session
+from domain.gateway.entries import Entry, event_age, of_session, stored_age
+from domain.gateway.notices import Notice, NoticeKind, decide
 from domain.gateway.stream_ids import ZERO, StreamId, behind
 
 Write = Callable[[list[Frame]], Awaitable[None]]
@@ -34,8 +35,10 @@ class ConnectionDeps:
 
 
 class Connection:
-    """The stream, not pub/sub, decides what is sent: a wake-up (a notification, a tick that
-    found the stream ahead) makes the connection read after its own cursor.
+    """The stream, not pub/sub, decides what is sent: a notification is written as it is only
+    when it continues exactly from the connection's cursor (it then holds what a read would
+    return); any other wake-up (a gap, a tick that found the stream ahead, a resubscription)
+    makes the connection read after its own cursor.
 
     The follow loop queues frames into the outbox; a writer task hands them to the HTTP
     adapter's `write`. The stream ends at `deadline`, the credential's expiry fixed when the
@@ -58,6 +61,7 @@ class Connection:
         self._start = Start(ZERO)
         self._cursor = ZERO
         self._wake = asyncio.Event()
+        self._idle = False  # the follow loop waits for a wake-up: no read is running or due
         self.outbox = Outbox(
             capacity=deps.send_buffer,
             slow_client_s=deps.slow_client_s,
@@ -76,6 +80,22 @@ class Connection:
 
     def wake(self) -> None:
         self._wake.set()
+
+    def notify(self, notice: Notice) -> NoticeKind:
+        """A notification of this user: its entries are queued as they are (session filter
+        applied, no read) when the connection is idle exactly at its previous id and has room
+        for them; otherwise the connection reads, unless it already has them all."""
+        kind = decide(self._cursor, notice)
+        if kind is NoticeKind.IGNORED or self.outbox.reason is not None:
+            return NoticeKind.IGNORED
+        if kind is NoticeKind.DIRECT and self._idle and not self._wake.is_set():
+            assert notice.entries is not None  # decide() says DIRECT only when carried
+            if self.outbox.offer_events(of_session(notice.entries, self._session)):
+                self._cursor = notice.last  # filtered-out entries are passed too
+                return NoticeKind.DIRECT
+        # Starting, reading, a read due, a gap, or no room: the stream decides.
+        self._wake.set()
+        return NoticeKind.READ
 
     def beat(self) -> None:
         """Queue a heartbeat, unless the outbox is full (then data is pending anyway)."""
@@ -128,9 +148,11 @@ class Connection:
         # No read here: the start was read after registering with the hub, so anything newer
         # has already set `_wake`. Heartbeats come from the gateway's tick (`beat`).
         while True:
+            self._idle = True
             with contextlib.suppress(TimeoutError):
                 async with clock.deadline(outbox.deadline):
                     await self._wake.wait()
+            self._idle = False
             self._wake.clear()
             if outbox.reason is not None:
                 return
@@ -149,7 +171,7 @@ class Connection:
             if len(entries) < page:
                 return
 
-    async def _deliver(self, entries: list[Entry]) -> None:
+    async def _deliver(self, entries: Sequence[Entry]) -> None:
         put = self.outbox.put
         for entry in of_session(entries, self._session):
             await put(entry)
@@ -166,12 +188,13 @@ class Connection:
                 return
 
     def _sent(self, frames: list[Frame]) -> None:
-        """`frames` were written: count the events and their end-to-end latency."""
-        datas = [f.data for f in frames if isinstance(f, Entry)]
-        if datas:
-            now = self._deps.clock.unix()
-            ages = [a for a in (event_age(d, now) for d in datas) if a is not None]
-            self._deps.telemetry.sent(len(datas), ages)
+        """`frames` were written: count the events; the latencies of the first (the oldest)."""
+        events = [f for f in frames if type(f) is Entry]
+        if events:
+            now, first = self._deps.clock.unix(), events[0]
+            self._deps.telemetry.sent(
+                len(events), event_age(first.data, now), stored_age(first.id, now)
+            )
 
     async def _finish(self, writer: asyncio.Task[None], end: End) -> None:
         """End a healthy stream cleanly: flush what is queued and the closing frame, then end."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from application.gateway.ports import CloseReason
@@ -84,6 +85,18 @@ class Outbox:
         if self.reason is None and len(self._frames) < self._capacity:
             self._frames.append(frame)
             self._ready.set()
+
+    def offer_events(self, entries: Sequence[Entry]) -> bool:
+        """Queue all of `entries` at once, or none: False when the connection is closed, past
+        its deadline, or has no room for all of them (then the caller reads instead, and its
+        puts wait for room under the slow-client rule)."""
+        if self.reason is not None or len(self._frames) + len(entries) > self._capacity:
+            return False
+        if self.expired():
+            return False
+        self._frames += entries
+        self._ready.set()
+        return True
 
     async def put(self, frame: Frame) -> None:
         """Queue `frame`, waiting for room; raise Cut once the connection is closed (or is
