@@ -71,10 +71,10 @@ class Client:
 class FakeGateway:
     """One gateway process over fakes; time moves only with `clock.advance`."""
 
-    def __init__(self, **policy: Any) -> None:
+    def __init__(self, *, streams: FakeStreamReader | None = None, **policy: Any) -> None:
         lease = {k: policy.pop(k) for k in ("limit", "lease_s") if k in policy}
         self.clock = FakeClock(sleeps_wait=True)
-        self.streams = FakeStreamReader(maxlen=policy.pop("maxlen", 1000))
+        self.streams = streams or FakeStreamReader(maxlen=policy.pop("maxlen", 1000))
         self.notifications = FakeNotifications()
         self.lease_policy = LeasePolicy(**lease)
         self.leases = FakeLeases(self.lease_policy)
@@ -113,6 +113,7 @@ class FakeGateway:
         task = asyncio.create_task(
             self.notifications.run(notify=hub.notify, resubscribed=hub.resubscribed)
         )
+        await self.notifications.until_subscribed()  # up before serving, as readiness requires
         try:
             yield self
         finally:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable
 
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
 
 from adapters.telemetry.otel import end_to_end_histogram, hop_histogram
+from application.gateway.counts import GatewayCounts
 from application.gateway.ports import BACKGROUND_TASKS, CLOSE_REASONS
 from domain.gateway.notices import NoticeKind
 
@@ -27,8 +28,12 @@ class OtelGatewayTelemetry:
         self._connections = meter.create_up_down_counter(
             "eventbridge_sse_connections", "{connection}", "Open SSE connections"
         )
-        self._sent = meter.create_counter(
-            "eventbridge_sse_sent", "{event}", "Events written to SSE connections"
+        self._counts = GatewayCounts()
+        meter.create_observable_counter(
+            "eventbridge_sse_sent",
+            [lambda _: [Observation(self._counts.sent)]],
+            "{event}",
+            "Events written to SSE connections",
         )
         self._disconnects = meter.create_counter(
             "eventbridge_sse_disconnects", "{connection}", "SSE connections closed, by reason"
@@ -43,7 +48,6 @@ class OtelGatewayTelemetry:
         )
         self._end_to_end = end_to_end_histogram(meter)
         self._hops = hop_histogram(meter)
-        self._notices: Callable[[], Mapping[str, int]] = dict
         meter.create_observable_counter(
             "eventbridge_gateway_notifications",
             [self._observe_notices],
@@ -51,7 +55,6 @@ class OtelGatewayTelemetry:
             "Notifications received for a connection (direct, read) or for none (ignored), by kind",
         )
         self._connections.add(0)
-        self._sent.add(0)
         for reason in CLOSE_REASONS:  # preset at zero
             self._disconnects.add(0, {"reason": reason})
         for task in BACKGROUND_TASKS:
@@ -64,8 +67,7 @@ class OtelGatewayTelemetry:
         self._connections.add(-1)
         self._disconnects.add(1, {"reason": reason})
 
-    def sent(self, count: int, end_to_end_s: float | None, stored_s: float | None) -> None:
-        self._sent.add(count)
+    def latency(self, end_to_end_s: float | None, stored_s: float | None) -> None:
         if end_to_end_s is not None:
             self._end_to_end.record(end_to_end_s, SSE_WRITE)
         if stored_s is not None:
@@ -77,9 +79,9 @@ class OtelGatewayTelemetry:
     def task_restarted(self, task: str) -> None:
         self._restarts.add(1, {"task": task})
 
-    def watch_notices(self, counts: Callable[[], Mapping[str, int]]) -> None:
-        self._notices = counts
+    def watch(self, counts: GatewayCounts) -> None:
+        self._counts = counts
 
     def _observe_notices(self, _: CallbackOptions) -> Iterable[Observation]:
-        counts = self._notices()
-        return [Observation(counts.get(kind, 0), {"kind": kind.value}) for kind in NoticeKind]
+        notices = self._counts.notices
+        return [Observation(notices.get(kind, 0), {"kind": kind.value}) for kind in NoticeKind]

@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+from application.gateway.counts import GatewayCounts, Sampler
 from application.gateway.outbox import HEARTBEAT, Cut, Frame, Outbox, Reset, Retry
 from application.gateway.ports import CloseReason, GatewayTelemetry, Leases, StreamReader
 from application.gateway.start import Start
@@ -26,6 +27,8 @@ class ConnectionDeps:
     reader: StreamReader
     leases: Leases
     telemetry: GatewayTelemetry
+    counts: GatewayCounts
+    sampler: Sampler
     clock: Clock
     unregister: Callable[[Connection], None]
     retry_ms: int
@@ -62,6 +65,7 @@ class Connection:
         self._cursor = ZERO
         self._wake = asyncio.Event()
         self._idle = False  # the follow loop waits for a wake-up: no read is running or due
+        self._beaten = -1  # frames queued as of the last tick
         self.outbox = Outbox(
             capacity=deps.send_buffer,
             slow_client_s=deps.slow_client_s,
@@ -98,8 +102,11 @@ class Connection:
         return NoticeKind.READ
 
     def beat(self) -> None:
-        """Queue a heartbeat, unless the outbox is full (then data is pending anyway)."""
-        self.outbox.offer(HEARTBEAT)
+        """A tick: queue a heartbeat, unless a frame was queued since the last tick (the
+        connection is not idle: it needs no keep-alive) or the outbox is full (data is due)."""
+        if self.outbox.queued == self._beaten:
+            self.outbox.offer(HEARTBEAT)
+        self._beaten = self.outbox.queued
 
     def behind(self, newest: StreamId | None) -> bool:
         """Whether the stream holds an entry past this connection's cursor."""
@@ -188,13 +195,15 @@ class Connection:
                 return
 
     def _sent(self, frames: list[Frame]) -> None:
-        """`frames` were written: count the events; the latencies of the first (the oldest)."""
+        """`frames` were written: count the events; a sampled write, the latencies of its
+        first (oldest) event."""
         events = [f for f in frames if type(f) is Entry]
         if events:
-            now, first = self._deps.clock.unix(), events[0]
-            self._deps.telemetry.sent(
-                len(events), event_age(first.data, now), stored_age(first.id, now)
-            )
+            deps = self._deps
+            deps.counts.sent += len(events)
+            if deps.sampler.due():
+                now, first = deps.clock.unix(), events[0]
+                deps.telemetry.latency(event_age(first.data, now), stored_age(first.id, now))
 
     async def _finish(self, writer: asyncio.Task[None], end: End) -> None:
         """End a healthy stream cleanly: flush what is queued and the closing frame, then end."""

@@ -21,6 +21,7 @@ class FakeNotifications:
         self._waiting: dict[str, asyncio.Event] = {}
         self._queue: asyncio.Queue[tuple[str, Notice | None] | None] | None = None
         self._subscribed = False
+        self._live = asyncio.Event()  # set while subscribed
         self._up = asyncio.Event()
         self._up.set()
         self.subscriptions = 0
@@ -28,6 +29,10 @@ class FakeNotifications:
     @property
     def subscribed(self) -> bool:
         return self._subscribed
+
+    async def until_subscribed(self) -> None:
+        """Returns once the running loop is subscribed (a test's stand-in for readiness)."""
+        await self._live.wait()
 
     @property
     def available(self) -> bool:
@@ -65,6 +70,7 @@ class FakeNotifications:
             await self._up.wait()  # Redis is down: keep trying, never raise
             self._queue = asyncio.Queue()
             self._subscribed = True
+            self._live.set()
             self.subscriptions += 1
             lost = set(self.followed)
             try:
@@ -78,6 +84,7 @@ class FakeNotifications:
                         notify(user, notice)
             finally:
                 self._subscribed = False
+                self._live.clear()
                 self._queue = None
                 self._confirmed.clear()
             await asyncio.sleep(0)  # reconnecting

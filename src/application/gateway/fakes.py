@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import secrets
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 
+from application.gateway.counts import GatewayCounts
 from application.gateway.fake_notifications import FakeNotifications
 from application.gateway.ports import LeaseRefused
 from application.ports import Clock, StoreUnavailable
@@ -104,13 +105,12 @@ class FakeGatewayTelemetry:
     def __init__(self, *, keep_latencies: int = 100_000) -> None:
         self.opened = 0
         self.closed: Counter[str] = Counter()
-        self.sent_total = 0
+        self.counts = GatewayCounts()
         self.rejections: Counter[str] = Counter()
         self.restarts: Counter[str] = Counter()
         self.latencies: list[float] = []
         self.stored_latencies: list[float] = []
         self._keep = keep_latencies
-        self.notices: Callable[[], Mapping[str, int]] = dict
 
     @property
     def open_connections(self) -> int:
@@ -122,8 +122,15 @@ class FakeGatewayTelemetry:
     def connection_closed(self, reason: str) -> None:
         self.closed[reason] += 1
 
-    def sent(self, count: int, end_to_end_s: float | None, stored_s: float | None) -> None:
-        self.sent_total += count
+    @property
+    def sent_total(self) -> int:
+        return self.counts.sent
+
+    @property
+    def notices(self) -> dict[str, int]:
+        return dict(self.counts.notices)
+
+    def latency(self, end_to_end_s: float | None, stored_s: float | None) -> None:
         if end_to_end_s is not None and len(self.latencies) < self._keep:
             self.latencies.append(end_to_end_s)
         if stored_s is not None and len(self.stored_latencies) < self._keep:
@@ -135,5 +142,5 @@ class FakeGatewayTelemetry:
     def task_restarted(self, task: str) -> None:
         self.restarts[task] += 1
 
-    def watch_notices(self, counts: Callable[[], Mapping[str, int]]) -> None:
-        self.notices = counts
+    def watch(self, counts: GatewayCounts) -> None:
+        self.counts = counts

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Callable, Collection, Iterator
 from typing import Generic, Protocol, TypeVar
 
+from application.gateway.counts import GatewayCounts
 from domain.gateway.notices import Notice, NoticeKind
 
 
@@ -30,14 +31,20 @@ class ConnectionHub(Generic[L]):
     bounded by its connections. A notification goes to its user's connections only; one that
     reaches no connection is counted `ignored`."""
 
-    def __init__(self, *, follow: Callable[[str], None], unfollow: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        *,
+        follow: Callable[[str], None],
+        unfollow: Callable[[str], None],
+        counts: GatewayCounts,
+    ) -> None:
         self._follow = follow
         self._unfollow = unfollow
         self._by_user: dict[str, set[L]] = {}
         self._count = 0
         self.idle = asyncio.Event()  # set while no connection is registered
         self.idle.set()
-        self.notices: dict[str, int] = dict.fromkeys(NoticeKind, 0)
+        self._notices = counts.notices
 
     def register(self, listener: L) -> None:
         listeners = self._by_user.get(listener.user_id)
@@ -70,7 +77,7 @@ class ConnectionHub(Generic[L]):
     def notify(self, user: str, notice: Notice | None) -> None:
         """A notification of `user` (None: unreadable, so each of its connections reads)."""
         listeners = self._by_user.get(user)
-        counts = self.notices
+        counts = self._notices
         if not listeners:
             counts[NoticeKind.IGNORED] += 1
             return
@@ -86,6 +93,3 @@ class ConnectionHub(Generic[L]):
         for user in users:
             for listener in self._by_user.get(user, ()):
                 listener.wake()
-
-    def notice_counts(self) -> dict[str, int]:
-        return dict(self.notices)

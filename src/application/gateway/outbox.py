@@ -60,6 +60,7 @@ class Outbox:
         self.deadline = deadline
         self.reason: CloseReason | None = None
         self.written = ZERO  # the position of the last event handed to the writer
+        self.queued = 0  # frames queued so far (a tick sees whether any came since the last)
         self._capacity = capacity
         self._slow_client_s = slow_client_s
         self._clock = clock
@@ -84,6 +85,7 @@ class Outbox:
         """Queue `frame` only if there is room (a heartbeat: with a full buffer data is due)."""
         if self.reason is None and len(self._frames) < self._capacity:
             self._frames.append(frame)
+            self.queued += 1
             self._ready.set()
 
     def offer_events(self, entries: Sequence[Entry]) -> bool:
@@ -95,6 +97,7 @@ class Outbox:
         if self.expired():
             return False
         self._frames += entries
+        self.queued += len(entries)
         self._ready.set()
         return True
 
@@ -113,6 +116,7 @@ class Outbox:
         if self.reason is not None:
             raise Cut
         self._frames.append(frame)
+        self.queued += 1
         self._ready.set()
 
     def finish(self) -> None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Literal, Protocol
 
+from application.gateway.counts import GatewayCounts
 from domain.gateway.credentials import Principal
 from domain.gateway.entries import Entry
 from domain.gateway.notices import Notice
@@ -172,17 +173,16 @@ class GatewayTelemetry(Protocol):
 
     def connection_closed(self, reason: str) -> None: ...
 
-    def sent(self, count: int, end_to_end_s: float | None, stored_s: float | None) -> None:
-        """One write of `count` events to a connection; the latencies are those of its first
-        (oldest) event: from its own timestamp, and from Redis's clock when it was stored
-        (None when unknown). One sample per write, never one per event."""
+    def latency(self, end_to_end_s: float | None, stored_s: float | None) -> None:
+        """A sampled write's first (oldest) event: from its own timestamp, and from Redis's
+        clock when it was stored, to its SSE write (None when unknown)."""
         ...
 
     def rejected(self, reason: str) -> None: ...
 
     def task_restarted(self, task: str) -> None: ...
 
-    def watch_notices(self, counts: Callable[[], Mapping[str, int]]) -> None:
-        """What became of notifications so far, by NoticeKind, read when metrics are collected
-        (never counted on the hot path by the telemetry itself)."""
+    def watch(self, counts: GatewayCounts) -> None:
+        """The gateway's running totals (events sent, notifications by kind), read when
+        metrics are collected: nothing is counted per event by the telemetry itself."""
         ...

@@ -9,6 +9,7 @@ import secrets
 
 from application.gateway import start as starts
 from application.gateway.connection import Connection, ConnectionDeps
+from application.gateway.counts import GatewayCounts, Sampler
 from application.gateway.hub import ConnectionHub
 from application.gateway.policy import GatewayPolicy
 from application.gateway.ports import (
@@ -53,14 +54,17 @@ class GatewayService:
         self._clock = clock
         self._policy = policy
         self._lease_policy = lease_policy
+        self.counts = GatewayCounts()
+        telemetry.watch(self.counts)
         self.hub: ConnectionHub[Connection] = ConnectionHub(
-            follow=notifications.follow, unfollow=notifications.unfollow
+            follow=notifications.follow, unfollow=notifications.unfollow, counts=self.counts
         )
-        telemetry.watch_notices(self.hub.notice_counts)
         self._deps = ConnectionDeps(
             reader=reader,
             leases=leases,
             telemetry=telemetry,
+            counts=self.counts,
+            sampler=Sampler(),
             clock=clock,
             unregister=self.hub.unregister,
             retry_ms=policy.retry_ms,
