@@ -36,6 +36,7 @@ class NotificationsUnderTest:
     read: Callable[[str, str], Awaitable[list[Entry]]]  # the user's entries after an id
     drop: Callable[[], Awaitable[None]]  # the subscriber's connections are lost
     broken: Notifications  # one whose Redis cannot be reached
+    other: Notifications  # a second gateway's, on the same Redis
 
 
 def same_slot(user: str) -> str:
@@ -61,12 +62,14 @@ def notifications_factory(request: pytest.FixtureRequest) -> Factory:
 
 @asynccontextmanager
 async def _fake() -> AsyncIterator[NotificationsUnderTest]:
-    fake, broken, streams = FakeNotifications(), FakeNotifications(), FakeStreamReader()
+    fake, broken, other = FakeNotifications(), FakeNotifications(), FakeNotifications()
+    streams = FakeStreamReader()
     broken.available = False
 
     async def write(user: str, n: int) -> list[str]:
         ids = [streams.append(user, str(uuid.uuid4()), data=b'{"n":%d}' % i) for i in range(n)]
-        fake.publish(user, streams.notice(user, n))
+        for gateway in (fake, other):  # what Redis sends to each gateway's subscriber
+            gateway.publish(user, streams.notice(user, n))
         return ids
 
     async def read(user: str, after: str) -> list[Entry]:
@@ -75,7 +78,7 @@ async def _fake() -> AsyncIterator[NotificationsUnderTest]:
     async def drop() -> None:
         fake.disconnect()
 
-    yield NotificationsUnderTest(fake, write, read, drop, broken)
+    yield NotificationsUnderTest(fake, write, read, drop, broken, other)
 
 
 @asynccontextmanager
@@ -87,6 +90,11 @@ async def _real(
         connector=NodeConnector(settings, client_name=name), keys=keys, cluster=settings.cluster
     )
     broken = RedisNotifications(connector=NodeConnector(unreachable()), keys=keys, cluster=False)
+    other = RedisNotifications(
+        connector=NodeConnector(settings, client_name=f"{name}-other"),
+        keys=keys,
+        cluster=settings.cluster,
+    )
     async with open_client(settings) as client:
         store = RedisStreamStore(client=client, settings=settings)
         reader = RedisStreamReader(client=client, keys=keys)
@@ -110,4 +118,4 @@ async def _real(
                 finally:
                     await node.aclose()
 
-        yield NotificationsUnderTest(subscriber, write, read, drop, broken)
+        yield NotificationsUnderTest(subscriber, write, read, drop, broken, other)

@@ -127,6 +127,38 @@ def test_only_followed_users_are_heard_and_an_unfollowed_one_no_longer(
     run(notifications, body)
 
 
+def test_two_gateways_each_hear_only_the_users_they_follow(notifications: Factory) -> None:
+    ours = [f"ours-{i}" for i in range(6)]  # spread over the slots (on a Cluster: its masters)
+    theirs = [same_slot(user) for user in ours]  # each on the same node connection as its pair
+
+    async def body(n: NotificationsUnderTest, heard: Listener) -> None:
+        other = Listener()
+        task = asyncio.create_task(n.other.run(notify=other.notify, resubscribed=other.restored))
+        try:
+            await eventually(lambda: n.other.subscribed, "the other gateway's subscriber")
+            await _followed(n, *ours)
+            for user in theirs:
+                n.other.follow(user)
+            async with asyncio.timeout(10):
+                for user in theirs:
+                    await n.other.confirmed(user)
+            for mine, yours in zip(ours, theirs, strict=True):
+                # Each pair shares a slot, so each gateway hears the pair in order: what it
+                # hears after the other gateway's user proves it did not hear that user.
+                await n.write(yours, 1)
+                await n.write(mine, 1)
+                await n.write(yours, 1)
+            await eventually(lambda: len(heard.heard) == len(ours), "our notifications")
+            await eventually(lambda: len(other.heard) == 2 * len(theirs), "theirs")
+            assert sorted(heard.users()) == sorted(ours)
+            assert sorted(other.users()) == sorted(theirs * 2)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    run(notifications, body)
+
+
 def test_a_lost_connection_is_restored_and_its_users_reported_so_they_read_their_streams(
     notifications: Factory,
 ) -> None:

@@ -88,6 +88,9 @@ class ShardNodes:
             await node.connect()
         except StoreUnavailable:
             await node.close()
+            # A master that does not answer may have failed over: where its slots are served
+            # now is read again before the next attempt, never retried at the same address.
+            self.stale = self._cluster or self.stale
             raise
         self._nodes[address] = node
         self._readers[address] = asyncio.create_task(self._read(node))
@@ -98,6 +101,10 @@ class ShardNodes:
             await node.read()
         except StoreUnavailable as exc:
             await self.gone(node, str(exc))
+        except Exception as exc:  # the reader's boundary: a reply it cannot follow, or a bug
+            # Never a silently dead reader with its channels still counted as subscribed: the
+            # node starts afresh and its users are subscribed again (and read their streams).
+            await self.gone(node, f"{type(exc).__name__}: {exc}")
 
     async def gone(self, node: ShardSubscriber, why: str) -> None:
         """Its users go back to be subscribed wherever their slots are now."""
