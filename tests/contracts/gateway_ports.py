@@ -30,9 +30,14 @@ POLICY = LeasePolicy(limit=2, lease_s=30)
 
 
 def redis_settings(request: pytest.FixtureRequest, **values: Any) -> RedisSettings:
-    """This test's keys (a unique prefix) on the session's real Redis."""
+    """This test's keys (a unique prefix) on the session's real Redis ("real"), or on the
+    local Redis Cluster ("real-cluster": the topology tier)."""
     unique = uuid.uuid4().hex[:10]
-    url = request.getfixturevalue("real_services").redis_url
+    if getattr(request, "param", None) == "real-cluster":
+        url, cluster = request.getfixturevalue("redis_cluster").url, True
+    else:
+        url, cluster = request.getfixturevalue("real_services").redis_url, False
+    values.setdefault("cluster", cluster)
     return RedisSettings(
         url=url,
         sse_prefix=f"t{unique}:user:",
@@ -118,7 +123,8 @@ async def _real_streams(settings: RedisSettings) -> AsyncIterator[Streams]:
             async with open_client(unreachable(), "gateway") as dead:
                 yield RedisStreamReader(client=dead, keys=keys)
 
-        yield Streams(RedisStreamReader(client=client, keys=keys), write, expire, down)
+        reader = RedisStreamReader(client=client, keys=keys, cluster=settings.cluster)
+        yield Streams(reader, write, expire, down)
 
 
 # -- Leases ------------------------------------------------------------------------------------
@@ -143,7 +149,7 @@ async def _real_leases(settings: RedisSettings) -> AsyncIterator[tuple[Leases, L
     keys = keys_of(settings)
     async with open_client(settings, "gateway") as client, open_client(unreachable()) as dead:
         yield (
-            RedisLeases(client=client, keys=keys, policy=POLICY),
+            RedisLeases(client=client, keys=keys, policy=POLICY, cluster=settings.cluster),
             RedisLeases(client=dead, keys=keys, policy=POLICY),
         )
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import math
 from collections import deque
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -41,8 +43,8 @@ class ShardSubscriber:
     """One RESP2 connection in subscribed mode to one node. `send` writes every SSUBSCRIBE and
     SUNSUBSCRIBE of a change in one write (Redis answers each channel in order, asynchronously,
     so a storm of changes is one round trip, not one per user); `read` follows the replies
-    until the connection fails. When idle for `idle_s` it pings, and a ping unanswered for as
-    long is a dead connection."""
+    until the connection fails. Once per `idle_s` a watchdog looks whether anything came: after
+    a silent period it pings, and a ping still unanswered a period later is a dead connection."""
 
     def __init__(
         self,
@@ -62,6 +64,8 @@ class ShardSubscriber:
         self._chunk = chunk
         self._idle_s = idle_s
         self._sent: deque[_Sent] = deque()
+        self._heard = False  # a reply came since the watchdog last looked
+        self._silent = False  # the watchdog gave the connection up
 
     async def connect(self) -> None:
         with store_errors():
@@ -102,29 +106,48 @@ class ShardSubscriber:
         return [g[at : at + n] for g in by_slot.values() for at in range(0, len(g), n)]
 
     async def read(self) -> None:
-        """Follow the replies until the connection fails (StoreUnavailable) or is cancelled."""
-        while True:
-            try:
-                reply = await self._conn.read_response(timeout=self._idle_s)
-            except rx.ResponseError as exc:  # an error reply: the oldest command in flight failed
-                self._refused(exc)
-                continue
-            except LIBRARY_ERRORS as exc:
-                raise translate(exc) from exc
-            if reply is None:
-                await self._idle()
-            else:
+        """Follow the replies until the connection fails (StoreUnavailable) or is cancelled.
+        Reads wait without a timeout: a timeout per read would cost every notification a timer
+        of its own, so silence is the watchdog's, once per `idle_s`."""
+        reader = asyncio.current_task()
+        assert reader is not None
+        watchdog = asyncio.create_task(self._watch(reader))
+        try:
+            while True:
+                try:
+                    reply = await self._conn.read_response(timeout=math.inf)
+                except rx.ResponseError as exc:  # an error reply: the oldest command failed
+                    self._heard = True
+                    self._refused(exc)
+                    continue
+                except LIBRARY_ERRORS as exc:
+                    raise translate(exc) from exc
+                self._heard = True
                 self._handle(reply)
+        except asyncio.CancelledError:
+            if self._silent and reader.uncancel() == 0:  # the watchdog's, not our owner's
+                raise StoreUnavailable(
+                    f"Redis unavailable: no reply from {self._where} for {self._idle_s}s",
+                    retriable=True,
+                ) from None
+            raise
+        finally:
+            watchdog.cancel()
 
-    async def _idle(self) -> None:
-        if any(sent.kind == b"pong" for sent in self._sent):
-            raise StoreUnavailable(
-                f"Redis unavailable: no reply from {self._where} for {self._idle_s}s",
-                retriable=True,
-            )
-        self._sent.append(_Sent(b"pong"))
-        with store_errors():
-            await self._conn.send_packed_command(self._conn.pack_command("PING"), False)
+    async def _watch(self, reader: asyncio.Task[None]) -> None:
+        while True:
+            await asyncio.sleep(self._idle_s)  # the idle period itself, not a wait for a result
+            if self._heard:
+                self._heard = False
+            elif any(sent.kind == b"pong" for sent in self._sent):
+                self._silent = True
+                reader.cancel()
+                return
+            else:
+                self._sent.append(_Sent(b"pong"))
+                # A failed write shows in the reader too: it is the one that reports it.
+                with contextlib.suppress(*LIBRARY_ERRORS):
+                    await self._conn.send_packed_command(self._conn.pack_command("PING"), False)
 
     def _handle(self, reply: Any) -> None:
         kind = reply[0]

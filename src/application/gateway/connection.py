@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from application.gateway.counts import GatewayCounts, Sampler
 from application.gateway.outbox import HEARTBEAT, Cut, Frame, Outbox, Reset, Retry
 from application.gateway.ports import CloseReason, GatewayTelemetry, Leases, StreamReader
+from application.gateway.signal import Signal
 from application.gateway.start import Start
 from application.ports import Clock, StoreUnavailable
 from domain.gateway.entries import Entry, event_age, of_session, stored_age
@@ -48,6 +49,12 @@ class Connection:
     connection was made.
     """
 
+    # A gateway holds thousands of these: no per-instance dict.
+    __slots__ = (
+        "_beaten", "_cursor", "_deps", "_idle", "_session", "_start", "_wake",
+        "conn_id", "outbox", "user_id",
+    )  # fmt: skip
+
     def __init__(
         self,
         deps: ConnectionDeps,
@@ -63,7 +70,7 @@ class Connection:
         self._session = session
         self._start = Start(ZERO)
         self._cursor = ZERO
-        self._wake = asyncio.Event()
+        self._wake = Signal()
         self._idle = False  # the follow loop waits for a wake-up: no read is running or due
         self._beaten = -1  # frames queued as of the last tick
         self.outbox = Outbox(

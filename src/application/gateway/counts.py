@@ -21,7 +21,7 @@ class Sampler:
     microseconds, a large share of a write): counted, not timed, so a burst of writes (one
     bridge batch reaching many connections) is sampled all along, not only at its start."""
 
-    def __init__(self, every: int = 10) -> None:
+    def __init__(self, every: int = 50) -> None:
         self._every = every
         self._left = 0
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from application.gateway.ports import CloseReason
+from application.gateway.signal import Signal
 from application.ports import Clock
 from domain.gateway.entries import Entry
 from domain.gateway.stream_ids import ZERO
@@ -56,6 +56,11 @@ class Outbox:
     connection cut (`slow_client`; the client resumes with Last-Event-ID and loses nothing).
     No event is queued at or after `deadline` (monotonic), nor handed to the writer then."""
 
+    __slots__ = (
+        "_capacity", "_clock", "_finishing", "_frames", "_ready", "_slow_client_s", "_space",
+        "deadline", "queued", "reason", "written",
+    )  # fmt: skip
+
     def __init__(self, *, capacity: int, slow_client_s: float, deadline: float, clock: Clock):
         self.deadline = deadline
         self.reason: CloseReason | None = None
@@ -65,8 +70,8 @@ class Outbox:
         self._slow_client_s = slow_client_s
         self._clock = clock
         self._frames: list[Frame] = []
-        self._ready = asyncio.Event()
-        self._space = asyncio.Event()
+        self._ready = Signal()
+        self._space = Signal()
         self._finishing = False
 
     def __len__(self) -> int:

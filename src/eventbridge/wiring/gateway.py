@@ -53,8 +53,19 @@ class Gateway(containers.DeclarativeContainer):
         limit=settings.provided.gateway.max_connections_per_user,
         lease_s=settings.provided.gateway.lease_s,
     )
-    stream_reader = providers.Singleton(RedisStreamReader, client=redis_client, keys=keys)
-    leases = providers.Singleton(RedisLeases, client=redis_client, keys=keys, policy=lease_policy)
+    stream_reader = providers.Singleton(
+        RedisStreamReader,
+        client=redis_client,
+        keys=keys,
+        cluster=settings.provided.redis.cluster,
+    )
+    leases = providers.Singleton(
+        RedisLeases,
+        client=redis_client,
+        keys=keys,
+        policy=lease_policy,
+        cluster=settings.provided.redis.cluster,
+    )
     tickets = providers.Singleton(RedisTickets, client=redis_client, keys=keys)
     notifications = providers.Singleton(
         RedisNotifications,
