@@ -13,7 +13,8 @@ from domain.gateway.notices import NOTICE_MAX_BYTES, NOTICE_MAX_ENTRIES
 #   n types, sessions and datas, concatenated in that order (entries carried), or
 #   "I <previous> <last> <n>" (ids only: more than NOTIFY_MAX_ENTRIES entries or maxlen, or more
 #   than NOTIFY_MAX_BYTES of them),
-# `previous` being the entry held just before the first new one, "0-0" when none is.
+# `previous` being the entry held just before the first new one, "0-0" when none is. A user
+# that no gateway subscribes (`PUBSUB SHARDNUMSUB` of its channel is 0) costs no notification.
 NOTIFY = (
     f"""
 local NOTIFY_MAX_ENTRIES, NOTIFY_MAX_BYTES = {NOTICE_MAX_ENTRIES}, {NOTICE_MAX_BYTES}
@@ -27,6 +28,10 @@ local function noted(id, etype, sid, data)
   notes[#notes + 1] = data
 end
 local function notify(channel, stream, last)
+  if redis.call('PUBSUB', 'SHARDNUMSUB', channel)[2] == 0 then
+    notes = {}  -- no gateway follows this user (here, on the slot's master): nothing to build
+    return
+  end
   local before = redis.call('XREVRANGE', stream, '(' .. notes[1], '-', 'COUNT', 1)
   local previous = before[1] and before[1][1] or '0-0'
   local n = #notes / 4

@@ -159,3 +159,30 @@ def test_metrics_show_the_redis_to_sse_write_hop_the_sweep_reads_and_notificatio
     assert hop is not None
     assert 0 <= hop["p50"] <= hop["p99"] < 60_000
     assert "u1" not in body
+
+
+async def _calls(gw: GatewayHarness, *commands: str) -> dict[str, int]:
+    async with gw.redis() as client:
+        stats = await client.info("commandstats")
+    return {c: int(stats.get(f"cmdstat_{c}", {}).get("calls", 0)) for c in commands}
+
+
+def test_a_write_for_a_user_no_gateway_follows_builds_and_sends_no_notification(
+    real_services: Services, unique: str
+) -> None:
+    gw = GatewayHarness(real_services, unique, gateway=QUIET)
+
+    async def scenario() -> None:
+        async with gw.serve():
+            before = await _calls(gw, "spublish", "xrevrange")
+            await gw.publish("offline", 3)
+            assert await _calls(gw, "spublish", "xrevrange") == before
+            async with open_stream(gw.base_url, token=gw.token("online")) as stream:
+                await stream.next()
+                before = await _calls(gw, "spublish", "xrevrange")
+                ids = await gw.publish("online", 3)
+                assert _ids(await stream.messages(3)) == ids
+                after = await _calls(gw, "spublish", "xrevrange")
+            assert {c: after[c] - before[c] for c in after} == {"spublish": 1, "xrevrange": 1}
+
+    asyncio.run(scenario())
