@@ -80,11 +80,19 @@ class Events:
         self.gone.set()
 
 
+def over(
+    connection: Connection, *, cluster: bool = False, idle_s: float = 5
+) -> tuple[ShardNodes, Events]:
+    """ShardNodes whose every connection is `connection`, and what they report."""
+    events = Events()
+    connector: Any = Connector(connection)
+    return ShardNodes(connector, events, cluster=cluster, idle_s=idle_s), events
+
+
 def test_a_reply_the_reader_cannot_follow_starts_the_node_afresh_and_drops_its_channels() -> None:
     async def scenario() -> None:
-        connection, events = Connection(), Events()
-        connector: Any = Connector(connection)
-        nodes = ShardNodes(connector, events, cluster=False, idle_s=5)
+        connection = Connection()
+        nodes, events = over(connection)
         node = await nodes.node(SEED)
         await node.send([b"sse:user:{u}:notify"], [])
         connection.replies.put_nowait(7)  # not an array: no reply of subscribed mode is this
@@ -99,8 +107,7 @@ def test_a_reply_the_reader_cannot_follow_starts_the_node_afresh_and_drops_its_c
 
 def test_a_cluster_node_that_cannot_be_reached_makes_the_slot_map_be_read_again() -> None:
     async def scenario() -> None:
-        connector: Any = Connector(Connection(refuse=True))
-        nodes = ShardNodes(connector, Events(), cluster=True, idle_s=5)
+        nodes, _ = over(Connection(refuse=True), cluster=True)
         nodes.stale = False  # a map was read, and names this master
         with pytest.raises(StoreUnavailable):
             await nodes.node(("127.0.0.1", 2))
@@ -111,9 +118,8 @@ def test_a_cluster_node_that_cannot_be_reached_makes_the_slot_map_be_read_again(
 
 def test_a_silent_node_is_pinged_and_given_up_when_the_ping_goes_unanswered_too() -> None:
     async def scenario() -> None:
-        connection, events = Connection(), Events()
-        connector: Any = Connector(connection)
-        nodes = ShardNodes(connector, events, cluster=False, idle_s=0.05)
+        connection = Connection()
+        nodes, events = over(connection, idle_s=0.05)
         node = await nodes.node(SEED)
         await node.send([b"ch"], [])
         connection.replies.put_nowait([b"ssubscribe", b"ch", 1])
@@ -128,9 +134,8 @@ def test_a_silent_node_is_pinged_and_given_up_when_the_ping_goes_unanswered_too(
 
 def test_a_node_that_answers_its_ping_is_kept_and_pinged_again_when_silent_again() -> None:
     async def scenario() -> None:
-        connection, events = Connection(), Events()
-        connector: Any = Connector(connection)
-        nodes = ShardNodes(connector, events, cluster=False, idle_s=0.05)
+        connection = Connection()
+        nodes, events = over(connection, idle_s=0.05)
         node = await nodes.node(SEED)
 
         await connection.pinged(1)
