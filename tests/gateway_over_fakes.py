@@ -71,10 +71,10 @@ class Client:
 class FakeGateway:
     """One gateway process over fakes; time moves only with `clock.advance`."""
 
-    def __init__(self, **policy: Any) -> None:
+    def __init__(self, *, streams: FakeStreamReader | None = None, **policy: Any) -> None:
         lease = {k: policy.pop(k) for k in ("limit", "lease_s") if k in policy}
         self.clock = FakeClock(sleeps_wait=True)
-        self.streams = FakeStreamReader(maxlen=policy.pop("maxlen", 1000))
+        self.streams = streams or FakeStreamReader(maxlen=policy.pop("maxlen", 1000))
         self.notifications = FakeNotifications()
         self.lease_policy = LeasePolicy(**lease)
         self.leases = FakeLeases(self.lease_policy)
@@ -103,14 +103,17 @@ class FakeGateway:
             self._n += 1
             data = b'{"event_id":"e%d","timestamp":"2026-11-21T12:00:00+00:00"}' % self._n
             ids.append(self.streams.append(user, f"e{self._n}", session=session, data=data))
-        self.notifications.publish(user)
+        self.notifications.publish(user, self.streams.notice(user, n))
         return ids
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[FakeGateway]:
         """The subscription runs (the tick and renewal are driven by hand: `service.tick()`)."""
         hub = self.service.hub
-        task = asyncio.create_task(self.notifications.run(wake=hub.wake, subscribed=hub.wake_all))
+        task = asyncio.create_task(
+            self.notifications.run(notify=hub.notify, resubscribed=hub.resubscribed)
+        )
+        await self.notifications.until_subscribed()  # up before serving, as readiness requires
         try:
             yield self
         finally:

@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -94,6 +94,20 @@ async def _serve(command: str, settings: EventBridgeSettings) -> int:
     return 0
 
 
+def _loop_factory(command: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """The gateway runs on uvloop where it is installed (libuv's loop and transports take a
+    fifth off the gateway's CPU per event, docs/benchmarks.md); the bridge and `run` keep
+    asyncio's own loop (None), which their figures were measured on."""
+    if command != "gateway":
+        return None
+    try:
+        import uvloop  # noqa: PLC0415 (a dependency everywhere but Windows)
+    except ImportError:
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -120,7 +134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         service=settings.metrics.service_name,
     )
     if args.command in ("bridge", "gateway", "run"):
-        return asyncio.run(_serve(args.command, settings))
+        with asyncio.Runner(loop_factory=_loop_factory(args.command)) as runner:
+            return runner.run(_serve(args.command, settings))
     return _dlq(args, settings)
 
 

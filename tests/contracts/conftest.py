@@ -1,7 +1,8 @@
 """Contract suites run twice: over the fake (a unit test) and over the real adapter (integration).
 
-A suite's fixture is parametrised with ids "fake" and "real"; only the real one asks for
-`real_services`, so the fake half runs without Kafka or Redis.
+A suite's fixture is parametrised with ids "fake" and "real" (and "real-cluster": the topology
+tier's Redis Cluster); only the real ones ask for `real_services`, so the fake half runs without
+Kafka or Redis.
 """
 
 from __future__ import annotations
@@ -14,5 +15,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if "tests/contracts" not in str(item.path):
             continue
         callspec = getattr(item, "callspec", None)
-        real = callspec is not None and "real" in callspec.id.split("-")
-        item.add_marker(pytest.mark.integration if real else pytest.mark.unit)
+        parts = callspec.id.split("-") if callspec is not None else []
+        item.add_marker(pytest.mark.integration if "real" in parts else pytest.mark.unit)
+        if "cluster" in parts:  # asks for the local Redis Cluster fixture by name, at run time
+            item.add_marker(pytest.mark.topology)

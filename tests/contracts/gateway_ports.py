@@ -11,24 +11,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from redis.asyncio import Redis
 
-from adapters.redis.client import make_client, open_client
+from adapters.redis.client import open_client
 from adapters.redis.keys import RedisKeys
 from adapters.redis.leases import RedisLeases
-from adapters.redis.notifications import RedisNotifications
 from adapters.redis.settings import RedisSettings
 from adapters.redis.store import RedisStreamStore
 from adapters.redis.stream_reader import RedisStreamReader
 from adapters.redis.tickets import RedisTickets
-from application.fakes import (
-    FakeClock,
-    FakeLeases,
-    FakeNotifications,
-    FakeStreamReader,
-    FakeTickets,
-)
-from application.gateway.ports import Leases, Notifications, StreamReader, Tickets
+from application.fakes import FakeClock, FakeLeases, FakeStreamReader, FakeTickets
+from application.gateway.ports import Leases, StreamReader, Tickets
 from domain.gateway.leases import LeasePolicy
 from domain.model import SseMessage
 from simulator.processes import free_port
@@ -38,9 +30,14 @@ POLICY = LeasePolicy(limit=2, lease_s=30)
 
 
 def redis_settings(request: pytest.FixtureRequest, **values: Any) -> RedisSettings:
-    """This test's keys (a unique prefix) on the session's real Redis."""
+    """This test's keys (a unique prefix) on the session's real Redis ("real"), or on the
+    local Redis Cluster ("real-cluster": the topology tier)."""
     unique = uuid.uuid4().hex[:10]
-    url = request.getfixturevalue("real_services").redis_url
+    if getattr(request, "param", None) == "real-cluster":
+        url, cluster = request.getfixturevalue("redis_cluster").url, True
+    else:
+        url, cluster = request.getfixturevalue("real_services").redis_url, False
+    values.setdefault("cluster", cluster)
     return RedisSettings(
         url=url,
         sse_prefix=f"t{unique}:user:",
@@ -126,7 +123,8 @@ async def _real_streams(settings: RedisSettings) -> AsyncIterator[Streams]:
             async with open_client(unreachable(), "gateway") as dead:
                 yield RedisStreamReader(client=dead, keys=keys)
 
-        yield Streams(RedisStreamReader(client=client, keys=keys), write, expire, down)
+        reader = RedisStreamReader(client=client, keys=keys, cluster=settings.cluster)
+        yield Streams(reader, write, expire, down)
 
 
 # -- Leases ------------------------------------------------------------------------------------
@@ -151,7 +149,7 @@ async def _real_leases(settings: RedisSettings) -> AsyncIterator[tuple[Leases, L
     keys = keys_of(settings)
     async with open_client(settings, "gateway") as client, open_client(unreachable()) as dead:
         yield (
-            RedisLeases(client=client, keys=keys, policy=POLICY),
+            RedisLeases(client=client, keys=keys, policy=POLICY, cluster=settings.cluster),
             RedisLeases(client=dead, keys=keys, policy=POLICY),
         )
 
@@ -197,63 +195,6 @@ async def _real_tickets(settings: RedisSettings) -> AsyncIterator[TicketsUnderTe
         yield TicketsUnderTest(
             RedisTickets(client=client, keys=keys), RedisTickets(client=dead, keys=keys), elapse
         )
-
-
-# -- Notifications -----------------------------------------------------------------------------
-
-
-@dataclass
-class NotificationsUnderTest:
-    notifications: Notifications
-    notify: Callable[[str], Any]  # awaitable: the bridge wrote to this user's stream
-    drop: Callable[[], Any]  # awaitable: the subscription's connection is lost
-    broken: Notifications  # one whose Redis cannot be reached
-
-
-def notifications_factory(request: pytest.FixtureRequest) -> Factory:
-    if request.param == "fake":
-        return _fake_notifications
-    settings = redis_settings(request)
-    return lambda: _real_notifications(settings)
-
-
-@asynccontextmanager
-async def _fake_notifications() -> AsyncIterator[NotificationsUnderTest]:
-    fake, broken = FakeNotifications(), FakeNotifications()
-    broken.available = False
-
-    async def notify(user: str) -> None:
-        fake.publish(user)
-
-    async def drop() -> None:
-        fake.disconnect()
-
-    yield NotificationsUnderTest(fake, notify, drop, broken)
-
-
-@asynccontextmanager
-async def _real_notifications(settings: RedisSettings) -> AsyncIterator[NotificationsUnderTest]:
-    keys, name = keys_of(settings), f"contract-{uuid.uuid4().hex[:8]}"
-    subscriber = Redis.from_url(settings.url, client_name=name, socket_timeout=2.0)
-    dead = make_client(unreachable(), "subscriber")
-    async with open_client(settings) as client:
-
-        async def notify(user: str) -> None:
-            await client.publish(keys.notify(user), b"1-0")
-
-        async def drop() -> None:
-            for info in await client.client_list(_type="pubsub"):
-                if info.get("name") == name:
-                    await client.client_kill_filter(_id=info["id"])
-
-        try:
-            yield NotificationsUnderTest(
-                RedisNotifications(client=subscriber, keys=keys, poll_s=0.1), notify, drop,
-                RedisNotifications(client=dead, keys=keys, poll_s=0.1),
-            )  # fmt: skip
-        finally:
-            await subscriber.aclose()
-            await dead.aclose()
 
 
 async def eventually(check: Callable[[], bool], what: str, within: float = 10.0) -> None:

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.timeout(60)
 T = 1_900_000_000.0  # the leases' clock is passed in: unix seconds, shared by every gateway
 
 
-@pytest.fixture(params=["fake", "real"])
+@pytest.fixture(params=["fake", "real", "real-cluster"])
 def leases(request: pytest.FixtureRequest) -> Factory:
     return leases_factory(request)
 

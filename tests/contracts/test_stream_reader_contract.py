@@ -18,18 +18,18 @@ pytestmark = pytest.mark.timeout(60)
 LARGEST = "18446744073709551615-18446744073709551615"
 
 
-@pytest.fixture(params=["fake", "real"])
+@pytest.fixture(params=["fake", "real", "real-cluster"])
 def streams(request: pytest.FixtureRequest) -> Factory:
     return streams_factory(request, maxlen=1000, window=10_000)
 
 
-@pytest.fixture(params=["fake", "real"])
+@pytest.fixture(params=["fake", "real", "real-cluster"])
 def trimmed_streams(request: pytest.FixtureRequest) -> Factory:
     """Streams that keep about 10 entries, with a dedup window of 5000."""
     return streams_factory(request, maxlen=10, window=5000)
 
 
-@pytest.fixture(params=["fake", "real"])
+@pytest.fixture(params=["fake", "real", "real-cluster"])
 def short_window_streams(request: pytest.FixtureRequest) -> Factory:
     """Streams that keep about 10 entries and remember only the newest 5 event ids."""
     return streams_factory(request, maxlen=10, window=5)

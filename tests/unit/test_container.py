@@ -45,8 +45,7 @@ def test_run_shares_core_between_the_processes_and_keeps_their_redis_clients_apa
     async def scenario() -> None:
         bridge_redis = await resolved(app.bridge.redis_client())
         gateway_redis = await resolved(app.gateway.redis_client())
-        subscriber = await resolved(app.gateway.pubsub_client())
-        assert len({id(bridge_redis), id(gateway_redis), id(subscriber)}) == 3
+        assert bridge_redis is not gateway_redis
         assert isinstance(gateway_redis.connection_pool, BlockingConnectionPool)
         assert not isinstance(bridge_redis.connection_pool, BlockingConnectionPool)
         core = await resolved(app.core.telemetry_providers())
@@ -57,7 +56,6 @@ def test_run_shares_core_between_the_processes_and_keeps_their_redis_clients_apa
         # The gateway's runtime closes its own clients only; the bridge and Core stay open.
         await resolved(app.shutdown_resources(resource_type=GatewayResource))
         assert not app.gateway.redis_client.initialized
-        assert not app.gateway.pubsub_client.initialized
         assert app.bridge.redis_client.initialized
         assert app.core.telemetry_providers.initialized
         await resolved(app.shutdown_resources())

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import orjson
 import pytest
+import uvloop
 
 from domain.breaker import BreakerPolicy
 from eventbridge.check import check_lines
-from eventbridge.cli import main
+from eventbridge.cli import _loop_factory, main
 from eventbridge.settings import CONFIG_ENV, EventBridgeSettings, SettingsError, load_settings
 from eventbridge.wiring.bridge import breaker_policy
 
@@ -158,3 +159,9 @@ def test_dlq_refuses_bad_arguments_before_touching_kafka(
         main(["dlq", *argv])
     assert exited.value.code == 2
     assert complaint in capsys.readouterr().err
+
+
+def test_only_the_gateway_command_runs_on_uvloop() -> None:
+    assert _loop_factory("gateway") is uvloop.new_event_loop
+    assert _loop_factory("bridge") is None
+    assert _loop_factory("run") is None

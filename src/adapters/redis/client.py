@@ -79,7 +79,7 @@ _RETRIABLE_REPLIES = (
 _CLUSTER_USAGE = ("Argument", "Invalid args", "No way to dispatch", "must map", "not supported")
 
 
-ClientRole = Literal["store", "gateway", "subscriber"]
+ClientRole = Literal["store", "gateway"]
 
 
 def make_client(settings: RedisSettings, role: ClientRole = "store") -> Any:
@@ -87,17 +87,15 @@ def make_client(settings: RedisSettings, role: ClientRole = "store") -> Any:
 
     - `store` (the bridge): a full pool fails at once, so the breaker sees the outage;
     - `gateway`: a burst (thousands of connections re-reading after a resubscription) waits up
-      to 10 s for a pooled connection instead of failing with "Too many connections";
-    - `subscriber`: a plain single-node client for the notification subscription (on a
-      Cluster too: classic PUBLISH reaches every node); its user reconnects by itself.
+      to 10 s for a pooled connection instead of failing with "Too many connections".
+
+    (The gateway's notification subscriber has connections of its own: node_connections.)
     """
     timeouts: dict[str, Any] = {
         "socket_timeout": settings.socket_timeout_s,
         "socket_connect_timeout": settings.connect_timeout_s,
         "health_check_interval": 30,
     }
-    if role == "subscriber":
-        return Redis.from_url(settings.url, **timeouts)
     common = {**timeouts, "retry": Retry(ExponentialBackoff(cap=0.2, base=0.05), retries=1)}
     if settings.cluster:
         return RedisCluster.from_url(settings.url, **common)

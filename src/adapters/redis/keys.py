@@ -31,10 +31,6 @@ class RedisKeys:
     def ticket(self, ticket: str) -> str:
         return f"{self.ticket_prefix}{ticket}"
 
-    @property
-    def notify_pattern(self) -> str:
-        return f"{self.sse_prefix}*:notify"
-
     def user_of_channel(self, channel: str) -> str | None:
         """The user id inside a notification channel name, or None if it is not one of ours."""
         head = f"{self.sse_prefix}{{"

@@ -33,17 +33,33 @@ local first = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf', 'WITHSCOR
 return {0, tonumber(first[2]) - now}
 """
 
+# KEYS: conns, one per lease. ARGV: expiry_ms, lease_ms, then the lease's conn_id per key.
+# A renewal of many leases in one call (single node): one reply instead of two per lease,
+# which is what a gateway's renewal costs in Python. `XX`: see `renew`.
+RENEW = """
+local expiry, lease = ARGV[1], ARGV[2]
+for i, key in ipairs(KEYS) do
+  redis.call('ZADD', key, 'XX', expiry, ARGV[i + 2])
+  redis.call('PEXPIRE', key, lease)
+end
+return #KEYS
+"""
+
 
 class RedisLeases:
     """The Leases port on `sse:user:{u}:conns`: member = connection id, score = lease expiry
     (unix ms, LeasePolicy)."""
 
-    def __init__(self, *, client: Any, keys: RedisKeys, policy: LeasePolicy) -> None:
+    def __init__(
+        self, *, client: Any, keys: RedisKeys, policy: LeasePolicy, cluster: bool = False
+    ) -> None:
         self._client = client
         self._keys = keys
         self._policy = policy
+        self._cluster = cluster
         self._acquire = client.register_script(ACQUIRE)
         self._peek = client.register_script(PEEK)
+        self._renew = client.register_script(RENEW)
 
     async def acquire(self, user: str, conn_id: str, *, now: float) -> None:
         p = self._policy
@@ -68,16 +84,27 @@ class RedisLeases:
         self, leases: Sequence[tuple[str, str]], *, now: float, chunk: int = 100
     ) -> None:
         """`ZADD XX` only updates: the list is a snapshot, and a connection that closed (ZREM)
-        since must not get its lease back, or its user is refused for up to `lease_s`."""
+        since must not get its lease back, or its user is refused for up to `lease_s`.
+
+        A chunk is one RENEW call on a single node; on a Cluster (a call's keys must share a
+        slot, a chunk's users do not) a pipeline of `ZADD XX` + `PEXPIRE` per lease."""
         expiry, lease_ms = self._policy.expiry_ms(now), self._policy.lease_ms
+        conns = self._keys.conns
         for start in range(0, len(leases), chunk):
+            part = leases[start : start + chunk]
             with store_errors():
-                pipe = self._client.pipeline(transaction=False)
-                for user, conn_id in leases[start : start + chunk]:
-                    key = self._keys.conns(user)
-                    pipe.execute_command("ZADD", key, "XX", expiry, conn_id)
-                    pipe.execute_command("PEXPIRE", key, lease_ms)
-                await pipe.execute()
+                if not self._cluster:
+                    await self._renew(
+                        keys=[conns(u) for u, _ in part],
+                        args=[expiry, lease_ms, *(c for _, c in part)],
+                    )
+                else:
+                    pipe = self._client.pipeline(transaction=False)
+                    for user, conn_id in part:
+                        key = conns(user)
+                        pipe.execute_command("ZADD", key, "XX", expiry, conn_id)
+                        pipe.execute_command("PEXPIRE", key, lease_ms)
+                    await pipe.execute()
             await asyncio.sleep(0)  # let live deliveries run between chunks
 
     async def release(self, user: str, conn_id: str) -> None:

@@ -5,6 +5,53 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from domain.gateway.notices import NOTICE_MAX_BYTES, NOTICE_MAX_ENTRIES
+
+# The notification part of PUBLISH (docs/redis-contract.md, "The notification"): `noted` keeps
+# each entry the user's loop appends; `notify` then sends one SPUBLISH on the user's channel:
+#   "E <previous> <last> <n>" + n x " <id> <type len> <session len> <data len>" + "\n" + the
+#   n types, sessions and datas, concatenated in that order (entries carried), or
+#   "I <previous> <last> <n>" (ids only: more than NOTIFY_MAX_ENTRIES entries or maxlen, or more
+#   than NOTIFY_MAX_BYTES of them),
+# `previous` being the entry held just before the first new one, "0-0" when none is. A user
+# that no gateway subscribes (`PUBSUB SHARDNUMSUB` of its channel is 0) costs no notification.
+NOTIFY = (
+    f"""
+local NOTIFY_MAX_ENTRIES, NOTIFY_MAX_BYTES = {NOTICE_MAX_ENTRIES}, {NOTICE_MAX_BYTES}
+"""
+    + """
+local notes = {}
+local function noted(id, etype, sid, data)
+  notes[#notes + 1] = id
+  notes[#notes + 1] = etype
+  notes[#notes + 1] = sid
+  notes[#notes + 1] = data
+end
+local function notify(channel, stream, last)
+  if redis.call('PUBSUB', 'SHARDNUMSUB', channel)[2] == 0 then
+    notes = {}  -- no gateway follows this user (here, on the slot's master): nothing to build
+    return
+  end
+  local before = redis.call('XREVRANGE', stream, '(' .. notes[1], '-', 'COUNT', 1)
+  local previous = before[1] and before[1][1] or '0-0'
+  local n = #notes / 4
+  local head, body, bytes = {'E', previous, last, n}, {}, 0
+  for i = 1, #notes, 4 do
+    local etype, sid, data = notes[i + 1], notes[i + 2], notes[i + 3]
+    head[#head + 1] = notes[i] .. ' ' .. #etype .. ' ' .. #sid .. ' ' .. #data
+    body[#body + 1] = etype .. sid .. data
+    bytes = bytes + #notes[i] + #etype + #sid + #data + 16
+  end
+  if n > NOTIFY_MAX_ENTRIES or n > tonumber(maxlen) or bytes > NOTIFY_MAX_BYTES then
+    redis.call('SPUBLISH', channel, 'I ' .. previous .. ' ' .. last .. ' ' .. n)
+  else
+    redis.call('SPUBLISH', channel, table.concat(head, ' ') .. '\\n' .. table.concat(body))
+  end
+  notes = {}
+end
+"""
+)
+
 # One call writes the batch's events of one or more users (several users only on a single
 # node: on a Cluster each user's keys share a slot, but two users' keys need not).
 # KEYS: per user [stream, ids], then one owner key per session to remember.
@@ -18,10 +65,14 @@ from typing import Any
 # A string starting with "!" is a refusal of that user's keys or that owner key (one holds
 # another type): the rest of the batch is written all the same, never aborted by one user.
 # One argument per event rather than five: the client packs a fifth of the arguments.
-PUBLISH = """
+PUBLISH = (
+    """
 local maxlen, ttl, window = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local owner_ttl, users, owners = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local out = {}
+"""
+    + NOTIFY
+    + """
 local a = 7
 local REFUSED = '!WRONGTYPE a key of this user holds another type'
 local function holds_other(key, kind)
@@ -68,6 +119,7 @@ for u = 1, users do
         redis.call('ZADD', ids, tonumber(ms) * 1000 + math.min(tonumber(seq), 999), eid)
         out[#out + 1] = id
         last = id
+        noted(id, etype, sid, data)
       end
     end
     local err = failed(reply)
@@ -93,7 +145,7 @@ for u = 1, users do
     redis.call('ZREMRANGEBYRANK', ids, 0, -(window + 1))
     redis.call('EXPIRE', stream, ttl)
     redis.call('EXPIRE', ids, ttl)
-    redis.call('PUBLISH', channel, last)
+    notify(channel, stream, last)
   end
 end
 for o = 1, owners do
@@ -109,6 +161,7 @@ for o = 1, owners do
 end
 return out
 """
+)
 
 
 def pack_event(

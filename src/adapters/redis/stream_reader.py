@@ -13,11 +13,15 @@ from domain.gateway.entries import Entry
 from domain.gateway.resume import StreamFacts, WindowFacts
 from domain.gateway.stream_ids import LAST, ZERO, StreamId, parse_id, window_score
 
-# KEYS: stream. Returns the id of its newest entry (not the entry), or nil.
-LAST_ID = """
-local newest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
-if newest[1] then return newest[1][1] end
-return false
+# KEYS: streams. Returns the id of each one's newest entry (not the entry), or false: one call
+# for a whole tick chunk on a single node (a reply per user costs the gateway more than Redis).
+LAST_IDS = """
+local out = {}
+for i, key in ipairs(KEYS) do
+  local newest = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)
+  out[i] = newest[1] and newest[1][1] or false
+end
+return out
 """
 
 
@@ -39,10 +43,11 @@ def _id_or_zero(value: Any) -> StreamId:
 class RedisStreamReader:
     """The StreamReader port on `sse:user:{u}:stream` and its `ids` window."""
 
-    def __init__(self, *, client: Any, keys: RedisKeys) -> None:
+    def __init__(self, *, client: Any, keys: RedisKeys, cluster: bool = False) -> None:
         self._client = client
         self._keys = keys
-        self._last_id = client.register_script(LAST_ID)
+        self._cluster = cluster
+        self._last_ids = client.register_script(LAST_IDS)
 
     async def read_after(self, user: str, cursor: str, count: int) -> list[Entry]:
         start = _after(parse_id(cursor) or (0, 0))
@@ -95,13 +100,22 @@ class RedisStreamReader:
         return WindowFacts(int(lowest[0][1]) if lowest else None, int(between))
 
     async def last_ids(self, users: Collection[str]) -> dict[str, StreamId | None]:
+        """One LAST_IDS call on a single node. On a Cluster (one call's keys must share a slot)
+        a pipeline of `XREVRANGE stream + - COUNT 1` per user, which the Cluster client sends
+        to each slot's node."""
         wanted = list(users)
+        if not wanted:
+            return {}
+        keys = [self._keys.stream(u) for u in wanted]
         with store_errors():
-            pipe = self._client.pipeline(transaction=False)
-            for user in wanted:
-                await self._last_id(keys=[self._keys.stream(user)], client=pipe)
-            replies = await pipe.execute()
-        return {u: parse_id(r) if r else None for u, r in zip(wanted, replies, strict=True)}
+            if not self._cluster:
+                ids = await self._last_ids(keys=keys)
+            else:
+                pipe = self._client.pipeline(transaction=False)
+                for key in keys:
+                    pipe.xrevrange(key, "+", "-", count=1)
+                ids = [newest[0][0] if newest else None for newest in await pipe.execute()]
+        return {u: parse_id(i) if i else None for u, i in zip(wanted, ids, strict=True)}
 
     async def ping(self) -> None:
         with store_errors():

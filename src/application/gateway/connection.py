@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+from application.gateway.counts import GatewayCounts, Sampler
 from application.gateway.outbox import HEARTBEAT, Cut, Frame, Outbox, Reset, Retry
 from application.gateway.ports import CloseReason, GatewayTelemetry, Leases, StreamReader
+from application.gateway.signal import Signal
 from application.gateway.start import Start
 from application.ports import Clock, StoreUnavailable
-from domain.gateway.entries import Entry, event_age, of_session
+from domain.gateway.entries import Entry, event_age, of_session, stored_age
+from domain.gateway.notices import Notice, NoticeKind, decide
 from domain.gateway.stream_ids import ZERO, StreamId, behind
 
 Write = Callable[[list[Frame]], Awaitable[None]]
@@ -25,6 +28,8 @@ class ConnectionDeps:
     reader: StreamReader
     leases: Leases
     telemetry: GatewayTelemetry
+    counts: GatewayCounts
+    sampler: Sampler
     clock: Clock
     unregister: Callable[[Connection], None]
     retry_ms: int
@@ -34,13 +39,21 @@ class ConnectionDeps:
 
 
 class Connection:
-    """The stream, not pub/sub, decides what is sent: a wake-up (a notification, a tick that
-    found the stream ahead) makes the connection read after its own cursor.
+    """The stream, not pub/sub, decides what is sent: a notification is written as it is only
+    when it continues exactly from the connection's cursor (it then holds what a read would
+    return); any other wake-up (a gap, a tick that found the stream ahead, a resubscription)
+    makes the connection read after its own cursor.
 
     The follow loop queues frames into the outbox; a writer task hands them to the HTTP
     adapter's `write`. The stream ends at `deadline`, the credential's expiry fixed when the
     connection was made.
     """
+
+    # A gateway holds thousands of these: no per-instance dict.
+    __slots__ = (
+        "_beaten", "_cursor", "_deps", "_idle", "_session", "_start", "_wake",
+        "conn_id", "outbox", "user_id",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -57,7 +70,9 @@ class Connection:
         self._session = session
         self._start = Start(ZERO)
         self._cursor = ZERO
-        self._wake = asyncio.Event()
+        self._wake = Signal()
+        self._idle = False  # the follow loop waits for a wake-up: no read is running or due
+        self._beaten = -1  # frames queued as of the last tick
         self.outbox = Outbox(
             capacity=deps.send_buffer,
             slow_client_s=deps.slow_client_s,
@@ -77,9 +92,28 @@ class Connection:
     def wake(self) -> None:
         self._wake.set()
 
+    def notify(self, notice: Notice) -> NoticeKind:
+        """A notification of this user: its entries are queued as they are (session filter
+        applied, no read) when the connection is idle exactly at its previous id and has room
+        for them; otherwise the connection reads, unless it already has them all."""
+        kind = decide(self._cursor, notice)
+        if kind is NoticeKind.IGNORED or self.outbox.reason is not None:
+            return NoticeKind.IGNORED
+        if kind is NoticeKind.DIRECT and self._idle and not self._wake.is_set():
+            assert notice.entries is not None  # decide() says DIRECT only when carried
+            if self.outbox.offer_events(of_session(notice.entries, self._session)):
+                self._cursor = notice.last  # filtered-out entries are passed too
+                return NoticeKind.DIRECT
+        # Starting, reading, a read due, a gap, or no room: the stream decides.
+        self._wake.set()
+        return NoticeKind.READ
+
     def beat(self) -> None:
-        """Queue a heartbeat, unless the outbox is full (then data is pending anyway)."""
-        self.outbox.offer(HEARTBEAT)
+        """A tick: queue a heartbeat, unless a frame was queued since the last tick (the
+        connection is not idle: it needs no keep-alive) or the outbox is full (data is due)."""
+        if self.outbox.queued == self._beaten:
+            self.outbox.offer(HEARTBEAT)
+        self._beaten = self.outbox.queued
 
     def behind(self, newest: StreamId | None) -> bool:
         """Whether the stream holds an entry past this connection's cursor."""
@@ -128,9 +162,11 @@ class Connection:
         # No read here: the start was read after registering with the hub, so anything newer
         # has already set `_wake`. Heartbeats come from the gateway's tick (`beat`).
         while True:
+            self._idle = True
             with contextlib.suppress(TimeoutError):
                 async with clock.deadline(outbox.deadline):
                     await self._wake.wait()
+            self._idle = False
             self._wake.clear()
             if outbox.reason is not None:
                 return
@@ -149,7 +185,7 @@ class Connection:
             if len(entries) < page:
                 return
 
-    async def _deliver(self, entries: list[Entry]) -> None:
+    async def _deliver(self, entries: Sequence[Entry]) -> None:
         put = self.outbox.put
         for entry in of_session(entries, self._session):
             await put(entry)
@@ -166,12 +202,15 @@ class Connection:
                 return
 
     def _sent(self, frames: list[Frame]) -> None:
-        """`frames` were written: count the events and their end-to-end latency."""
-        datas = [f.data for f in frames if isinstance(f, Entry)]
-        if datas:
-            now = self._deps.clock.unix()
-            ages = [a for a in (event_age(d, now) for d in datas) if a is not None]
-            self._deps.telemetry.sent(len(datas), ages)
+        """`frames` were written: count the events; a sampled write, the latencies of its
+        first (oldest) event."""
+        events = [f for f in frames if type(f) is Entry]
+        if events:
+            deps = self._deps
+            deps.counts.sent += len(events)
+            if deps.sampler.due():
+                now, first = deps.clock.unix(), events[0]
+                deps.telemetry.latency(event_age(first.data, now), stored_age(first.id, now))
 
     async def _finish(self, writer: asyncio.Task[None], end: End) -> None:
         """End a healthy stream cleanly: flush what is queued and the closing frame, then end."""

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from application.ports import StoreUnavailable
 from domain.gateway.entries import Entry
+from domain.gateway.notices import NOTHING_BEFORE, NOTICE_MAX_BYTES, NOTICE_MAX_ENTRIES, Notice
 from domain.gateway.resume import StreamFacts, WindowFacts
 from domain.gateway.stream_ids import LAST, StreamId, format_id, parse_id, window_score
 
@@ -51,6 +52,19 @@ class FakeStreamReader:
         while len(stream.window) > self._window:
             del stream.window[next(iter(stream.window))]
         return format_id(sid)
+
+    def notice(self, user: str, count: int) -> Notice:
+        """The notification the publish script sends after appending `user`'s newest `count`
+        entries in one call: the entry held before them (NOTHING_BEFORE when none is) and the
+        entries, or their ids alone past the script's bounds."""
+        held = self._held(user)
+        new, before = held[len(held) - count :], held[: len(held) - count]
+        previous = format_id(before[-1][0]) if before else NOTHING_BEFORE
+        entries = tuple(e for _, e in new)
+        size = sum(len(e.id) + len(e.event) + len(e.session) + len(e.data) + 16 for e in entries)
+        if count > min(NOTICE_MAX_ENTRIES, self._maxlen) or size > NOTICE_MAX_BYTES:
+            return Notice(previous, format_id(new[-1][0]), None)
+        return Notice(previous, format_id(new[-1][0]), entries)
 
     def expire(self, user: str) -> None:
         """The user's keys reached their TTL."""

@@ -1,68 +1,21 @@
-"""Hand-written fakes of the gateway's ports, held to the real adapters by tests/contracts."""
+"""Hand-written fakes of the gateway's ports, held to the real adapters by tests/contracts.
+
+(FakeStreamReader and FakeNotifications have modules of their own.)"""
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
+from application.gateway.counts import GatewayCounts
+from application.gateway.fake_notifications import FakeNotifications
 from application.gateway.ports import LeaseRefused
 from application.ports import Clock, StoreUnavailable
 from domain.gateway.credentials import Principal
 from domain.gateway.leases import LeasePolicy
 
-
-class FakeNotifications:
-    """A subscription in memory: `publish(user)` wakes that user's connections while it is
-    subscribed (like pub/sub, a notification sent meanwhile is lost); `disconnect()` drops it,
-    and it subscribes again at once, unless `available` is False: then it waits for that."""
-
-    def __init__(self) -> None:
-        self._queue: asyncio.Queue[str | None] | None = None
-        self._subscribed = False
-        self._up = asyncio.Event()
-        self._up.set()
-        self.subscriptions = 0
-
-    @property
-    def subscribed(self) -> bool:
-        return self._subscribed
-
-    @property
-    def available(self) -> bool:
-        return self._up.is_set()
-
-    @available.setter
-    def available(self, up: bool) -> None:
-        if up:
-            self._up.set()
-        else:
-            self._up.clear()
-            self.disconnect()
-
-    async def run(self, *, wake: Callable[[str], None], subscribed: Callable[[], None]) -> None:
-        while True:
-            await self._up.wait()  # Redis is down: keep trying, never raise
-            self._queue = asyncio.Queue()
-            self._subscribed = True
-            self.subscriptions += 1
-            subscribed()
-            try:
-                while (user := await self._queue.get()) is not None:
-                    wake(user)
-            finally:
-                self._subscribed = False
-                self._queue = None
-            await asyncio.sleep(0)  # reconnecting
-
-    def publish(self, user: str) -> None:
-        if self._queue is not None:
-            self._queue.put_nowait(user)
-
-    def disconnect(self) -> None:
-        if self._queue is not None:
-            self._queue.put_nowait(None)
+__all__ = ["FakeGatewayTelemetry", "FakeLeases", "FakeNotifications", "FakeTickets"]
 
 
 class FakeLeases:
@@ -152,10 +105,11 @@ class FakeGatewayTelemetry:
     def __init__(self, *, keep_latencies: int = 100_000) -> None:
         self.opened = 0
         self.closed: Counter[str] = Counter()
-        self.sent_total = 0
+        self.counts = GatewayCounts()
         self.rejections: Counter[str] = Counter()
         self.restarts: Counter[str] = Counter()
         self.latencies: list[float] = []
+        self.stored_latencies: list[float] = []
         self._keep = keep_latencies
 
     @property
@@ -168,13 +122,25 @@ class FakeGatewayTelemetry:
     def connection_closed(self, reason: str) -> None:
         self.closed[reason] += 1
 
-    def sent(self, count: int, end_to_end_seconds: list[float]) -> None:
-        self.sent_total += count
-        if len(self.latencies) < self._keep:
-            self.latencies.extend(end_to_end_seconds)
+    @property
+    def sent_total(self) -> int:
+        return self.counts.sent
+
+    @property
+    def notices(self) -> dict[str, int]:
+        return dict(self.counts.notices)
+
+    def latency(self, end_to_end_s: float | None, stored_s: float | None) -> None:
+        if end_to_end_s is not None and len(self.latencies) < self._keep:
+            self.latencies.append(end_to_end_s)
+        if stored_s is not None and len(self.stored_latencies) < self._keep:
+            self.stored_latencies.append(stored_s)
 
     def rejected(self, reason: str) -> None:
         self.rejections[reason] += 1
 
     def task_restarted(self, task: str) -> None:
         self.restarts[task] += 1
+
+    def watch(self, counts: GatewayCounts) -> None:
+        self.counts = counts

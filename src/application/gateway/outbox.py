@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from application.gateway.ports import CloseReason
+from application.gateway.signal import Signal
 from application.ports import Clock
 from domain.gateway.entries import Entry
 from domain.gateway.stream_ids import ZERO
@@ -55,16 +56,22 @@ class Outbox:
     connection cut (`slow_client`; the client resumes with Last-Event-ID and loses nothing).
     No event is queued at or after `deadline` (monotonic), nor handed to the writer then."""
 
+    __slots__ = (
+        "_capacity", "_clock", "_finishing", "_frames", "_ready", "_slow_client_s", "_space",
+        "deadline", "queued", "reason", "written",
+    )  # fmt: skip
+
     def __init__(self, *, capacity: int, slow_client_s: float, deadline: float, clock: Clock):
         self.deadline = deadline
         self.reason: CloseReason | None = None
         self.written = ZERO  # the position of the last event handed to the writer
+        self.queued = 0  # frames queued so far (a tick sees whether any came since the last)
         self._capacity = capacity
         self._slow_client_s = slow_client_s
         self._clock = clock
         self._frames: list[Frame] = []
-        self._ready = asyncio.Event()
-        self._space = asyncio.Event()
+        self._ready = Signal()
+        self._space = Signal()
         self._finishing = False
 
     def __len__(self) -> int:
@@ -83,7 +90,21 @@ class Outbox:
         """Queue `frame` only if there is room (a heartbeat: with a full buffer data is due)."""
         if self.reason is None and len(self._frames) < self._capacity:
             self._frames.append(frame)
+            self.queued += 1
             self._ready.set()
+
+    def offer_events(self, entries: Sequence[Entry]) -> bool:
+        """Queue all of `entries` at once, or none: False when the connection is closed, past
+        its deadline, or has no room for all of them (then the caller reads instead, and its
+        puts wait for room under the slow-client rule)."""
+        if self.reason is not None or len(self._frames) + len(entries) > self._capacity:
+            return False
+        if self.expired():
+            return False
+        self._frames += entries
+        self.queued += len(entries)
+        self._ready.set()
+        return True
 
     async def put(self, frame: Frame) -> None:
         """Queue `frame`, waiting for room; raise Cut once the connection is closed (or is
@@ -100,6 +121,7 @@ class Outbox:
         if self.reason is not None:
             raise Cut
         self._frames.append(frame)
+        self.queued += 1
         self._ready.set()
 
     def finish(self) -> None:

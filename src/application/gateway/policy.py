@@ -16,6 +16,7 @@ class GatewayPolicy:
     replay_page: int = 500
     drain_s: float = 5.0
     ticket_ttl_s: int = 30
+    subscribe_wait_s: float = 1.0  # how long a new connection waits for its user's subscription
 
     def __post_init__(self) -> None:
         for name in ("send_buffer", "replay_page", "ticket_ttl_s"):

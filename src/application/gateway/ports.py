@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from typing import Literal, Protocol
 
+from application.gateway.counts import GatewayCounts
 from domain.gateway.credentials import Principal
 from domain.gateway.entries import Entry
+from domain.gateway.notices import Notice
 from domain.gateway.resume import StreamFacts, WindowFacts
 from domain.gateway.stream_ids import StreamId
 
@@ -74,18 +76,43 @@ class StreamReader(Protocol):
 
 
 class Notifications(Protocol):
-    """Wake-ups for users whose streams got new entries. A wake-up carries no data: the stream
-    decides what a client gets, and a wake-up may be lost (so `subscribed` means: re-read)."""
+    """Notifications of the users this gateway follows (sharded pub/sub, SPEC §6): a gateway's
+    Redis traffic grows with its own users' events. A notification may be lost (pub/sub drops
+    them silently), and the stream, not a notification, is the source of truth: so whenever a
+    user's subscription is (re)confirmed after it was lost, the port says so (`resubscribed`),
+    and that user's connections read their stream."""
 
     @property
     def subscribed(self) -> bool:
-        """Whether wake-ups are being received right now."""
+        """Whether notifications are being received right now for every followed user."""
         ...
 
-    async def run(self, *, wake: Callable[[str], None], subscribed: Callable[[], None]) -> None:
-        """Until cancelled: stay subscribed, reconnecting with backoff; call `subscribed()`
-        after every (re)subscription and `wake(user)` for each notification of a user.
-        Never raises for an outage (it retries); cancellation unsubscribes and closes."""
+    def follow(self, user: str) -> None:
+        """Receive `user`'s notifications from now on (idempotent). Takes effect soon, batched
+        with every other change; `confirmed` waits for it."""
+        ...
+
+    def unfollow(self, user: str) -> None:
+        """Stop receiving `user`'s notifications (idempotent; batched like `follow`)."""
+        ...
+
+    async def confirmed(self, user: str) -> None:
+        """Returns once `user`'s subscription is confirmed (at once if it is, or if `user` is
+        not followed). Cancelling the wait is safe; a confirmation nobody waited for is
+        reported `resubscribed`."""
+        ...
+
+    async def run(
+        self,
+        *,
+        notify: Callable[[str, Notice | None], None],
+        resubscribed: Callable[[Collection[str]], None],
+    ) -> None:
+        """Until cancelled: keep every followed user subscribed, reconnecting with backoff (and
+        wherever a user's slot moves); call `notify(user, notice)` for each notification (None:
+        one that could not be read, so the user's connections read their stream) and
+        `resubscribed(users)` for users whose subscription was restored. Never raises for an
+        outage (it retries); cancellation unsubscribes and closes."""
         ...
 
 
@@ -146,8 +173,16 @@ class GatewayTelemetry(Protocol):
 
     def connection_closed(self, reason: str) -> None: ...
 
-    def sent(self, count: int, end_to_end_seconds: list[float]) -> None: ...
+    def latency(self, end_to_end_s: float | None, stored_s: float | None) -> None:
+        """A sampled write's first (oldest) event: from its own timestamp, and from Redis's
+        clock when it was stored, to its SSE write (None when unknown)."""
+        ...
 
     def rejected(self, reason: str) -> None: ...
 
     def task_restarted(self, task: str) -> None: ...
+
+    def watch(self, counts: GatewayCounts) -> None:
+        """The gateway's running totals (events sent, notifications by kind), read when
+        metrics are collected: nothing is counted per event by the telemetry itself."""
+        ...

@@ -9,6 +9,7 @@ import secrets
 
 from application.gateway import start as starts
 from application.gateway.connection import Connection, ConnectionDeps
+from application.gateway.counts import GatewayCounts, Sampler
 from application.gateway.hub import ConnectionHub
 from application.gateway.policy import GatewayPolicy
 from application.gateway.ports import (
@@ -53,11 +54,17 @@ class GatewayService:
         self._clock = clock
         self._policy = policy
         self._lease_policy = lease_policy
-        self.hub: ConnectionHub[Connection] = ConnectionHub()
+        self.counts = GatewayCounts()
+        telemetry.watch(self.counts)
+        self.hub: ConnectionHub[Connection] = ConnectionHub(
+            follow=notifications.follow, unfollow=notifications.unfollow, counts=self.counts
+        )
         self._deps = ConnectionDeps(
             reader=reader,
             leases=leases,
             telemetry=telemetry,
+            counts=self.counts,
+            sampler=Sampler(),
             clock=clock,
             unregister=self.hub.unregister,
             retry_ms=policy.retry_ms,
@@ -100,6 +107,7 @@ class GatewayService:
         self.hub.register(conn)
         page = self._policy.replay_page
         try:
+            await self._subscribed(user)
             if last_event_id is not None:
                 start = await starts.resume(self._reader, user, last_event_id, page)
             else:
@@ -115,6 +123,17 @@ class GatewayService:
         conn.begin(start)
         return conn
 
+    async def _subscribed(self, user: str) -> None:
+        """Read a new connection's start only once its user's notifications flow, so none
+        published after that read is missed. Bounded: past the wait (or while the subscriber is
+        down) the confirmation, when it comes, makes the connection read again."""
+        if not self._notifications.subscribed:
+            return
+        clock = self._clock
+        with contextlib.suppress(TimeoutError):
+            async with clock.deadline(clock.monotonic() + self._policy.subscribe_wait_s):
+                await self._notifications.confirmed(user)
+
     async def run(self) -> None:
         """The subscription, the heartbeat tick and the lease renewal, until cancelled; raises
         TaskFailed when one of them keeps dying."""
@@ -127,7 +146,7 @@ class GatewayService:
         )
 
     async def _subscription(self) -> None:
-        await self._notifications.run(wake=self.hub.wake, subscribed=self.hub.wake_all)
+        await self._notifications.run(notify=self.hub.notify, resubscribed=self.hub.resubscribed)
 
     async def _ticking(self) -> None:
         while True:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,7 +18,7 @@ class Entry:
     data: bytes
 
 
-def of_session(entries: list[Entry], session: bytes | None) -> list[Entry]:
+def of_session(entries: Sequence[Entry], session: bytes | None) -> Sequence[Entry]:
     """The entries a connection filtered to `session` is sent (all of them without a filter)."""
     if session is None:
         return entries
@@ -35,3 +36,12 @@ def event_age(data: bytes, now: float) -> float | None:
         return now - datetime.fromisoformat(data[at + 13 : end].decode()).timestamp()
     except ValueError:
         return None
+
+
+def stored_age(entry_id: bytes, now: float) -> float | None:
+    """Seconds from Redis's clock when the entry was stored (its id's milliseconds) to `now`;
+    None for an id that is not `<ms>-<seq>`."""
+    ms, dash, _ = entry_id.partition(b"-")
+    if not dash or not ms.isdigit():
+        return None
+    return now - int(ms) / 1000

@@ -8,9 +8,9 @@ from dependency_injector import containers, providers
 
 from adapters.gateway.app import build_app
 from adapters.gateway.auth import JwtAuthenticator
-from adapters.redis.client import open_client
 from adapters.redis.keys import RedisKeys
 from adapters.redis.leases import RedisLeases
+from adapters.redis.node_connections import NodeConnector
 from adapters.redis.notifications import RedisNotifications
 from adapters.redis.stream_reader import RedisStreamReader
 from adapters.redis.tickets import RedisTickets
@@ -42,9 +42,8 @@ class Gateway(containers.DeclarativeContainer):
         settings.provided.redis.ticket_prefix,
     )
     redis_client = GatewayResource(checked_client, settings=settings.provided.redis, role="gateway")
-    pubsub_client = GatewayResource(
-        open_client, settings=settings.provided.redis, role="subscriber"
-    )
+    # The subscriber makes (and closes) its own connections, one per node it subscribes on.
+    node_connector = providers.Singleton(NodeConnector, settings.provided.redis)
     telemetry = providers.Singleton(
         OtelGatewayTelemetry,
         meter=providers.Factory(meter_of, core.telemetry_providers, "eventbridge.gateway"),
@@ -54,10 +53,26 @@ class Gateway(containers.DeclarativeContainer):
         limit=settings.provided.gateway.max_connections_per_user,
         lease_s=settings.provided.gateway.lease_s,
     )
-    stream_reader = providers.Singleton(RedisStreamReader, client=redis_client, keys=keys)
-    leases = providers.Singleton(RedisLeases, client=redis_client, keys=keys, policy=lease_policy)
+    stream_reader = providers.Singleton(
+        RedisStreamReader,
+        client=redis_client,
+        keys=keys,
+        cluster=settings.provided.redis.cluster,
+    )
+    leases = providers.Singleton(
+        RedisLeases,
+        client=redis_client,
+        keys=keys,
+        policy=lease_policy,
+        cluster=settings.provided.redis.cluster,
+    )
     tickets = providers.Singleton(RedisTickets, client=redis_client, keys=keys)
-    notifications = providers.Singleton(RedisNotifications, client=pubsub_client, keys=keys)
+    notifications = providers.Singleton(
+        RedisNotifications,
+        connector=node_connector,
+        keys=keys,
+        cluster=settings.provided.redis.cluster,
+    )
     service = providers.Singleton(
         GatewayService,
         reader=stream_reader,

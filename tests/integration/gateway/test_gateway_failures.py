@@ -81,18 +81,24 @@ def test_a_bug_in_a_request_answers_a_json_500_without_a_traceback(
     assert "injected" not in response.text
 
 
-def test_a_notification_on_a_channel_that_is_not_utf8_does_not_stop_live_delivery(
+def test_a_notification_the_gateway_cannot_read_makes_it_read_the_stream_and_live_goes_on(
     real_services: Services, unique: str
 ) -> None:
     gw = GatewayHarness(real_services, unique, gateway={"heartbeat_s": 30})
 
     async def scenario() -> None:
         async with gw.serve(), open_stream(gw.base_url, token=gw.token("u1")) as stream:
-            await stream.next()  # retry: the connection is registered
+            await stream.next()  # retry: the connection is registered and subscribed
             async with gw.redis() as client:
-                hostile = gw.settings.redis.sse_prefix.encode() + b"{\xff\xfe}:notify"
-                assert await client.publish(hostile, b"x") == 1  # the gateway's subscription
-            ids = await gw.publish("u1", 2)  # heartbeats are 30 s away: only live delivery
+                # An entry written behind the bridge's back, then garbage on the user's channel
+                # (not UTF-8, lengths that do not add up): the gateway reads the stream instead.
+                behind = await client.xadd(gw.keys.stream("u1"), {"e": "T", "s": "s", "d": "{}"})
+                channel = gw.keys.notify("u1")
+                for garbage in (b"\xff\xfe", b"E 0-0 9-9 1 9-9 5 5 5\nabc", b"E 1 2"):
+                    assert await client.execute_command("SPUBLISH", channel, garbage) == 1
+            [read] = await stream.messages(1, within=10)  # heartbeats are 30 s away
+            assert read.id == behind.decode()
+            ids = await gw.publish("u1", 2)
             assert [f.id for f in await stream.messages(2, within=10)] == ids
             assert (await get(gw, "/readyz")).status_code == 200
 

@@ -134,7 +134,7 @@ def test_a_user_is_only_woken_and_sent_their_own_events() -> None:
     asyncio.run(scenario())
 
 
-def test_a_tick_sends_heartbeats_and_catches_up_a_connection_whose_notification_was_lost() -> None:
+def test_a_tick_catches_up_a_connection_whose_notification_was_lost() -> None:
     gw = FakeGateway()
 
     async def scenario() -> None:
@@ -146,9 +146,37 @@ def test_a_tick_sends_heartbeats_and_catches_up_a_connection_whose_notification_
             assert served.client.events == []  # no notification: nothing woke it
             await gw.service.tick()
             assert await served.until(2) == lost
-            assert any(isinstance(f, Heartbeat) for f in served.client.frames)
             served.conn.close("client")
             await served.ended()
+
+    asyncio.run(scenario())
+
+
+def test_a_tick_beats_only_connections_that_were_sent_nothing_since_the_last_tick() -> None:
+    gw = FakeGateway()
+
+    def beats(served: Served) -> int:
+        return sum(isinstance(f, Heartbeat) for f in served.client.frames)
+
+    async def scenario() -> None:
+        async with gw.running():
+            idle = Served(await gw.service.open(gw.principal("u1"), **FRESH))
+            busy = Served(await gw.service.open(gw.principal("u2"), **FRESH))
+            await settle()
+            await gw.service.tick()  # both were just sent their `retry:`
+            await settle()
+            assert (beats(idle), beats(busy)) == (0, 0)
+            gw.publish("u2")
+            await busy.until(1)
+            await gw.service.tick()  # u2 got an event since: no keep-alive needed
+            await settle()
+            assert (beats(idle), beats(busy)) == (1, 0)
+            await gw.service.tick()
+            await settle()
+            assert (beats(idle), beats(busy)) == (2, 1)
+            for served in (idle, busy):
+                served.conn.close("client")
+                await served.ended()
 
     asyncio.run(scenario())
 

@@ -17,7 +17,7 @@ import redis.asyncio.sentinel
 import redis.cluster
 import redis.exceptions as rx
 from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline, PubSub
+from redis.asyncio.client import Pipeline
 
 from adapters.redis.client import store_errors
 from adapters.redis.keys import RedisKeys
@@ -200,38 +200,49 @@ def test_a_library_error_at_every_redis_call_site_leaves_as_store_unavailable(
     assert caught.value.retriable is retriable
 
 
+class _BrokenNodes:
+    """A NodeConnector whose connections fail with `error` at `stage` (connect, or reading)."""
+
+    seed = ("127.0.0.1", 6379)
+
+    def __init__(self, error: BaseException, stage: str) -> None:
+        self.error, self.stage = error, stage
+        self.made: list[Any] = []
+        self.again = asyncio.Event()
+
+    def __call__(self, address: Any = None) -> Any:
+        conn = mock.Mock(spec=redis.asyncio.connection.Connection)
+        conn.connect = mock.AsyncMock(side_effect=self.error if self.stage == "connect" else None)
+        conn.read_response = mock.AsyncMock(side_effect=self.error)
+        conn.send_packed_command = mock.AsyncMock()
+        conn.disconnect = mock.AsyncMock()
+        self.made.append(conn)
+        if len(self.made) == 3:
+            self.again.set()
+        return conn
+
+
+@pytest.mark.parametrize("stage", ["connect", "read"])
 @pytest.mark.parametrize(("error", "_retriable"), list(CASES.values()), ids=repr)
-def test_the_subscription_survives_any_library_error_and_subscribes_again(
-    error: BaseException, _retriable: bool
+def test_the_subscriber_survives_any_library_error_and_connects_again(
+    error: BaseException, _retriable: bool, stage: str
 ) -> None:
-    client = mock.Mock(spec=Redis)
-    attempts: list[PubSub] = []
-    again = asyncio.Event()
-
-    def pubsub() -> Any:
-        broken = mock.MagicMock(spec=PubSub)
-        broken.psubscribe.side_effect = error
-        attempts.append(broken)
-        if len(attempts) == 2:
-            again.set()
-        return broken
-
-    client.pubsub.side_effect = pubsub
-    notifications = RedisNotifications(client=client, keys=KEYS)
-    subscribed: list[bool] = []
+    nodes = _BrokenNodes(error, stage)
+    notifications = RedisNotifications(connector=nodes, keys=KEYS, cluster=False)  # type: ignore[arg-type]
+    resubscribed: list[str] = []
+    notifications.follow("u1")
 
     async def scenario() -> None:
-        run = notifications.run(wake=lambda _: None, subscribed=lambda: subscribed.append(True))
+        run = notifications.run(notify=lambda *_: None, resubscribed=resubscribed.extend)
         task = asyncio.create_task(run)
         async with asyncio.timeout(10):
             await asyncio.wait(
-                {task, asyncio.ensure_future(again.wait())}, return_when="FIRST_COMPLETED"
+                {task, asyncio.ensure_future(nodes.again.wait())}, return_when="FIRST_COMPLETED"
             )
         assert not task.done(), task.exception()
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
 
     asyncio.run(scenario())
-    assert not notifications.subscribed
-    assert subscribed == []  # a subscription that never succeeded is never reported
-    assert all(p.aclose.await_count == 1 for p in attempts[:1])
+    assert resubscribed == []  # a subscription that never succeeded is never reported
+    assert all(c.disconnect.await_count >= 1 for c in nodes.made[:2])

@@ -15,7 +15,9 @@ from adapters.telemetry.otel import (
 )
 from adapters.telemetry.prometheus import exposition
 from adapters.telemetry.setup import TelemetryProviders, build_providers
+from application.gateway.counts import GatewayCounts
 from application.ports import BatchReport, BridgeHealth
+from domain.gateway.notices import NoticeKind
 from domain.model import Partition
 from tests.unit.telemetry.metrics_reading import label_names, samples, total
 
@@ -151,7 +153,7 @@ def test_no_label_can_carry_a_user_id(providers: TelemetryProviders) -> None:
     labels = label_names(scrape(providers))
     assert labels <= {
         "event_type", "reason", "from", "to", "stage", "state", "topic", "partition", "le", "hop",
-        "task", "service_name", "service_instance_id", "telemetry_sdk_language",
+        "task", "kind", "service_name", "service_instance_id", "telemetry_sdk_language",
         "telemetry_sdk_name", "telemetry_sdk_version",
     }  # fmt: skip
 
@@ -189,7 +191,12 @@ def test_gateway_connections_sends_disconnects_and_latency(providers: TelemetryP
     gateway.connection_opened()
     gateway.connection_opened()
     gateway.connection_closed("slow_client")
-    gateway.sent(3, [0.1, 0.2, 0.3])
+    counts = GatewayCounts(sent=3)
+    counts.notices[NoticeKind.DIRECT] = 2
+    gateway.watch(counts)
+    for seconds in (0.1, 0.2, 0.3):
+        gateway.latency(seconds, seconds / 2)
+    gateway.latency(None, None)  # a write whose first event has no timestamp
     gateway.rejected("too_many_connections")
     text = scrape(providers)
     assert total(text, "eventbridge_sse_connections") == 1
@@ -198,6 +205,9 @@ def test_gateway_connections_sends_disconnects_and_latency(providers: TelemetryP
     assert total(text, "eventbridge_sse_disconnects_total", reason="client") == 0
     assert total(text, "eventbridge_sse_rejected_total", reason="too_many_connections") == 1
     assert total(text, "eventbridge_end_to_end_seconds_count", stage="sse_write") == 3
+    assert total(text, "eventbridge_hop_seconds_count", hop="redis_to_sse_write") == 3
+    assert total(text, "eventbridge_gateway_notifications_total", kind="direct") == 2
+    assert total(text, "eventbridge_gateway_notifications_total", kind="ignored") == 0
 
 
 def test_a_dead_letter_burst_is_logged_as_its_own_line(
