@@ -115,6 +115,7 @@ class LoadRun:
         self.metrics: dict[str, str] = {}  # each process's /metrics at the end of the traffic
         self.tally = Tally()
         self.sent: list[tuple[str, float]] = []
+        self.acked: list[tuple[str, float]] = []  # (event id, when Kafka acknowledged it)
         self.got: set[str] = set()
         self.marks: list[tuple[float, str]] = []
         users = range(1, plan.traffic.users + 1)
@@ -173,14 +174,14 @@ class LoadRun:
             try:
                 await self._until(lambda: all(f.connects for f in self.followers), 30, "browsers")
                 outage = asyncio.create_task(self._outage())
-                cfg = self.plan.traffic
                 await produce_traffic(
                     self.svc.kafka_bootstrap,
                     self.topic,
-                    cfg,
+                    self.plan.traffic,
                     partitions=self.plan.partitions,
                     tally=self.tally,
                     sent=self.sent,
+                    acked=self.acked,
                 )
                 await outage
                 expected = {

@@ -78,7 +78,7 @@ def run_rate(
         lost=report.lost,
         duplicated=report.duplicated,
         latency_ms=report.latency_ms,
-        hops_ms=hops_ms(run.metrics, received),
+        hops_ms=hops_ms(run.metrics, received, sent=run.sent, acked=run.acked),
     )
 
 
