@@ -12,7 +12,7 @@ from adapters.telemetry.setup import build_providers
 from application.ports import BatchReport
 from simulator.hops import histogram_quantiles, hops_ms, produce_to_ack_ms, xadd_to_client_ms
 from simulator.load_sse import Receipt
-from simulator.sweep import rates_of, users_for
+from simulator.sweep import count_of, rates_of, rounds_of, users_for
 
 pytestmark = pytest.mark.unit
 
@@ -74,3 +74,11 @@ def test_the_sweeps_rates_and_users() -> None:
         rates_of("0")
     assert [users_for(r) for r in (2, 20, 200, 1000, 3000)] == [2, 4, 40, 200, 200]
 
+
+def test_the_sweeps_rounds_and_warm_up_are_counts() -> None:
+    assert (rounds_of("3"), count_of("0")) == (3, 0)
+    for bad in ("0", "-1", "two"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            rounds_of(bad)
+    with pytest.raises(argparse.ArgumentTypeError):
+        count_of("-5")
