@@ -18,7 +18,8 @@ QUANTILES = (50, 95, 99)
 @dataclass(frozen=True)
 class Hop:
     """One hop: its name, and which process measures it under which `hop` label (`process`
-    "browser": the load runner itself, from the SSE id and the time of receipt)."""
+    "browser": the load runner itself, from the SSE id and the time of receipt; "producer":
+    the load runner's producer, from handing a record over to Kafka's acknowledgement)."""
 
     name: str
     process: str
@@ -26,6 +27,10 @@ class Hop:
 
 
 HOPS = (
+    # Not a hop of the event's way but beside it: the broker answers the producer and the
+    # consumer's waiting fetch at about the same moment, so "produce → fetched" near this
+    # one is time spent in the producer, the broker and the machine, not in the bridge.
+    Hop("produce → Kafka ack", "producer", ""),
     Hop("produce → fetched", "bridge", "produce_to_fetch"),
     Hop("fetched → Redis ack", "bridge", "fetch_to_redis_ack"),
     Hop("Redis ack → SSE write", "gateway", "redis_to_sse_write"),
@@ -80,14 +85,31 @@ def xadd_to_client_ms(received: Mapping[str, Sequence[Receipt]]) -> dict[str, fl
     return {f"p{q}": percentile(ms, q) for q in QUANTILES}
 
 
+def produce_to_ack_ms(
+    sent: Sequence[tuple[str, float]], acked: Sequence[tuple[str, float]]
+) -> dict[str, float] | None:
+    """From handing each record to the producer to Kafka's acknowledgement (wall clock)."""
+    acked_at = dict(acked)
+    ms = [(acked_at[e] - at) * 1000 for e, at in sent if e and e in acked_at]
+    if not ms:
+        return None
+    return {f"p{q}": percentile(ms, q) for q in QUANTILES}
+
+
 def hops_ms(
-    metrics: Mapping[str, str], received: Mapping[str, Sequence[Receipt]]
+    metrics: Mapping[str, str],
+    received: Mapping[str, Sequence[Receipt]],
+    *,
+    sent: Sequence[tuple[str, float]] = (),
+    acked: Sequence[tuple[str, float]] = (),
 ) -> dict[str, dict[str, float] | None]:
     """Every hop's quantiles in ms, or None where no process measures it ("n/a")."""
     out: dict[str, dict[str, float] | None] = {}
     for hop in HOPS:
         if hop.process == "browser":
             out[hop.name] = xadd_to_client_ms(received)
+        elif hop.process == "producer":
+            out[hop.name] = produce_to_ack_ms(sent, acked)
         else:
             out[hop.name] = histogram_quantiles(metrics.get(hop.process, ""), hop.label)
     return out

@@ -21,6 +21,7 @@ from simulator.genesis_model import TrafficConfig
 from simulator.load_procs import ServiceProcess
 from simulator.load_report import LoadReport, build_report
 from simulator.load_sse import Follower, Receipt, mint_token
+from simulator.loop_lag import LoopLag
 from simulator.processes import free_port
 from simulator.services import Services, services
 from simulator.topics import create_topics_async
@@ -115,6 +116,8 @@ class LoadRun:
         self.metrics: dict[str, str] = {}  # each process's /metrics at the end of the traffic
         self.tally = Tally()
         self.sent: list[tuple[str, float]] = []
+        self.acked: list[tuple[str, float]] = []  # (event id, when Kafka acknowledged it)
+        self.loop_lag = LoopLag()  # this process's loop while the traffic runs
         self.got: set[str] = set()
         self.marks: list[tuple[float, str]] = []
         users = range(1, plan.traffic.users + 1)
@@ -168,21 +171,24 @@ class LoadRun:
         stop = asyncio.Event()
         limits = httpx.Limits(max_connections=len(self.followers) + 8)
         timeout = httpx.Timeout(10.0, read=None)
+        produced = asyncio.Event()
         async with httpx.AsyncClient(timeout=timeout, limits=limits) as client:
             browsing = [asyncio.create_task(f.run(stop, client)) for f in self.followers]
             try:
                 await self._until(lambda: all(f.connects for f in self.followers), 30, "browsers")
                 outage = asyncio.create_task(self._outage())
-                cfg = self.plan.traffic
+                watching = asyncio.create_task(self.loop_lag.watch(produced))
                 await produce_traffic(
                     self.svc.kafka_bootstrap,
                     self.topic,
-                    cfg,
+                    self.plan.traffic,
                     partitions=self.plan.partitions,
                     tally=self.tally,
                     sent=self.sent,
+                    acked=self.acked,
                 )
-                await outage
+                produced.set()
+                await asyncio.gather(outage, watching)
                 expected = {
                     r.expect.event_id
                     for r in self.tally.records
@@ -194,6 +200,7 @@ class LoadRun:
                 with contextlib.suppress(TimeoutError):
                     await self._until_committed(settle)
             finally:
+                produced.set()
                 stop.set()
                 await asyncio.gather(*browsing, return_exceptions=True)
 

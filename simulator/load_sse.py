@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import httpx
 import jwt
@@ -63,6 +64,12 @@ async def read_frame(lines: AsyncIterator[str]) -> Frame:
             frame.data.append(value)
         elif name == "retry":
             frame.retry = int(value)
+
+
+class Frames(Protocol):
+    """Where a follower reads its frames from (an `SseStream`)."""
+
+    async def next(self, within_s: float | None = None) -> Frame: ...
 
 
 class SseStream:
@@ -156,18 +163,28 @@ class Follower:
                 self.refused += 1
                 return
             self.connects += 1
-            stopping = asyncio.ensure_future(stop.wait())
-            try:
-                while True:
-                    reading = asyncio.ensure_future(stream.next())
-                    await asyncio.wait({reading, stopping}, return_when=asyncio.FIRST_COMPLETED)
-                    if not reading.done():
-                        reading.cancel()
-                        await asyncio.gather(reading, return_exceptions=True)
-                        return
-                    self._take(reading.result())
-            finally:
-                stopping.cancel()
+            await self.follow(stream, stop)
+
+    async def follow(self, stream: Frames, stop: asyncio.Event) -> None:
+        """Take every frame of `stream` until `stop` is set (then return) or the stream ends
+        or fails (then raise, for `run` to resume after).
+
+        One reading task for the whole stream, not one per frame: a frame is stamped in the
+        loop turn that read it, not turns later behind a new task and a wait for it."""
+        reading = asyncio.ensure_future(self._read(stream))
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({reading, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (reading, stopping):
+                task.cancel()
+            await asyncio.gather(reading, stopping, return_exceptions=True)
+        if not reading.cancelled():
+            reading.result()
+
+    async def _read(self, stream: Frames) -> None:
+        while True:
+            self._take(await stream.next())
 
     def _take(self, frame: Frame) -> None:
         if frame.event == "reset":

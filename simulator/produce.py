@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterable, Sequence
+from functools import partial
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -48,10 +49,18 @@ async def produce_paced(
     *,
     stop: asyncio.Event | None = None,
     on_send: Sequence[list[tuple[str, float]]] = (),
+    on_ack: Sequence[list[tuple[str, float]]] = (),
 ) -> int:
-    """Send each record at its `at` (seconds from now); returns how many were sent."""
+    """Send each record at its `at` (seconds from now); returns how many were sent. `on_send`
+    sinks get (event id, wall time) as each record is handed to the producer, `on_ack` sinks
+    as Kafka acknowledges it.
+
+    No linger: a paced record goes out at once, so latency measured from the hand-over holds
+    none of the runner's own waiting (docs/benchmarks.md, "Latency sweep"). aiokafka batches
+    under load all the same: records handed over while the request before theirs is in
+    flight (one per broker) go out together in the next."""
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, linger_ms=2, max_request_size=2 * 1024 * 1024, **DURABLE
+        bootstrap_servers=bootstrap, linger_ms=0, max_request_size=2 * 1024 * 1024, **DURABLE
     )
     await producer.start()
     start = time.monotonic()
@@ -63,11 +72,25 @@ async def produce_paced(
             delay = start + record.at - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)  # pacing the traffic itself, not waiting for a result
-            await producer.send(topic, record.value, key=record.key, headers=list(record.headers))
+            acked = await producer.send(
+                topic, record.value, key=record.key, headers=list(record.headers)
+            )
+            event_id = record.expect.event_id or ""
             for sink in on_send:
-                sink.append((record.expect.event_id or "", time.time()))
+                sink.append((event_id, time.time()))
+            if on_ack:
+                acked.add_done_callback(partial(_acked, on_ack, event_id))
             n += 1
         await producer.flush()
     finally:
         await producer.stop()
     return n
+
+
+def _acked(
+    sinks: Sequence[list[tuple[str, float]]], event_id: str, sent: asyncio.Future[Any]
+) -> None:
+    if not sent.cancelled() and sent.exception() is None:
+        at = time.time()
+        for sink in sinks:
+            sink.append((event_id, at))

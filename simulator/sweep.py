@@ -8,36 +8,24 @@ interpreter, interleaved, so two versions are measured side by side on the same 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
-import math
+import os
 import sys
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import orjson
 
 from simulator.genesis_model import TrafficConfig
-from simulator.hops import HOPS, hops_ms
+from simulator.hops import hops_ms
+from simulator.kafka_warmup import warm_kafka
 from simulator.load import LoadPlan, LoadRun
 from simulator.services import Services, services
+from simulator.sweep_report import RateResult, medians, text
 
 DEFAULT_RATES = (2.0, 20.0, 200.0, 1000.0, 3000.0)
-
-
-@dataclass
-class RateResult:
-    """One rate's run with one interpreter: the browsers' latency and each hop's."""
-
-    version: str
-    rate: float
-    users: int
-    produced: int
-    delivered: int
-    lost: int
-    duplicated: int
-    latency_ms: dict[str, float] = field(default_factory=dict)
-    hops_ms: dict[str, dict[str, float] | None] = field(default_factory=dict)
 
 
 def users_for(rate: float) -> int:
@@ -67,6 +55,7 @@ def run_rate(
         python=python,
     )
     run = LoadRun(plan, svc, workdir)
+    load_before = os.getloadavg()[0]
     report = run.run()
     received = {f.user: f.received for f in run.followers}
     return RateResult(
@@ -78,39 +67,10 @@ def run_rate(
         lost=report.lost,
         duplicated=report.duplicated,
         latency_ms=report.latency_ms,
-        hops_ms=hops_ms(run.metrics, received),
+        hops_ms=hops_ms(run.metrics, received, sent=run.sent, acked=run.acked),
+        load_avg=(load_before, os.getloadavg()[0]),
+        loop_lag_ms=run.loop_lag.quantiles(),
     )
-
-
-def _ms(value: float | None) -> str:
-    return "n/a" if value is None or math.isnan(value) else f"{value:.1f}"
-
-
-def text(results: list[RateResult]) -> str:
-    lines = ["EventBridge latency sweep: produce → browser (ms)", ""]
-    head = f"{'rate ev/s':>10} {'users':>6} {'delivered':>10} {'lost':>5}"
-    lines.append(head + "".join(f"{q:>8}" for q in ("p50", "p95", "p99", "max")) + "   version")
-    for r in results:
-        lat = r.latency_ms
-        lines.append(
-            f"{r.rate:>10g} {r.users:>6} {r.delivered:>10} {r.lost:>5}"
-            + "".join(f"{_ms(lat.get(k)):>8}" for k in ("p50", "p95", "p99", "max"))
-            + f"   {r.version}"
-        )
-    lines += [
-        "",
-        "Where the time goes, per hop: p50 / p99 (ms); n/a where no process measures it",
-        "",
-    ]
-    names = [hop.name for hop in HOPS]
-    lines.append(f"{'rate ev/s':>10}  " + "  ".join(f"{n:>22}" for n in names) + "   version")
-    for r in results:
-        cells = []
-        for name in names:
-            q = r.hops_ms.get(name)
-            cells.append("n/a" if q is None else f"{_ms(q['p50'])} / {_ms(q['p99'])}")
-        lines.append(f"{r.rate:>10g}  " + "  ".join(f"{c:>22}" for c in cells) + f"   {r.version}")
-    return "\n".join(lines)
 
 
 def rates_of(text_value: str) -> list[float]:
@@ -123,8 +83,29 @@ def rates_of(text_value: str) -> list[float]:
     return rates
 
 
+def count_of(text_value: str) -> int:
+    try:
+        value = int(text_value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text_value!r}") from exc
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def rounds_of(text_value: str) -> int:
+    value = count_of(text_value)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
 def run_sweep(args: argparse.Namespace) -> int:
-    """The `sweep` command: exit status 1 when any run lost or duplicated an event."""
+    """The `sweep` command: exit status 1 when any run lost or duplicated an event.
+
+    Runs go round by round (`--repeat`), each round every rate once per interpreter, so a
+    burst of load from elsewhere on the machine hits one run of a rate, not all of them; the
+    figures reported for a rate are then the medians over its rounds."""
     pythons = args.eventbridge_python or [sys.executable]
     results: list[RateResult] = []
     with contextlib.ExitStack() as stack:
@@ -132,26 +113,44 @@ def run_sweep(args: argparse.Namespace) -> int:
             stack.enter_context(tempfile.TemporaryDirectory(prefix="eventbridge-sweep-"))
         )
         svc = stack.enter_context(services(workdir / "services"))
-        for rate in args.rates:
-            users = args.users or users_for(rate)
-            for n, python in enumerate(pythons):
-                print(
-                    f"rate {rate:g} ev/s, {users} users, {args.duration:g} s: {python}", flush=True
-                )
-                where = workdir / f"rate-{rate:g}-{n}"
-                where.mkdir(parents=True, exist_ok=True)
-                results.append(
-                    run_rate(svc, where, rate=rate, users=users, python=python, args=args)
-                )
-    print(text(results))
+        if args.warmup:
+            warmed = asyncio.run(
+                warm_kafka(svc.kafka_bootstrap, records=args.warmup, partitions=args.partitions)
+            )
+            print(f"Kafka warmed up: {args.warmup} records in {warmed.seconds:.1f} s", flush=True)
+        for round_ in range(args.repeat):
+            for rate in args.rates:
+                users = args.users or users_for(rate)
+                for n, python in enumerate(pythons):
+                    print(
+                        f"round {round_ + 1}/{args.repeat}: rate {rate:g} ev/s, {users} users, "
+                        f"{args.duration:g} s: {python}",
+                        flush=True,
+                    )
+                    where = workdir / f"round-{round_ + 1}" / f"rate-{rate:g}-{n}"
+                    where.mkdir(parents=True, exist_ok=True)
+                    results.append(
+                        run_rate(svc, where, rate=rate, users=users, python=python, args=args)
+                    )
+    summary = medians(results)
+    if args.repeat > 1:
+        print(text(results, title=": every run"))
+        print()
+        print(text(summary, title=f": median of {args.repeat} runs"))
+    else:
+        print(text(results))
     if args.json is not None:
+        runs = [asdict(r) for r in results]
         args.json.write_bytes(
-            orjson.dumps([asdict(r) for r in results], option=orjson.OPT_INDENT_2)
+            orjson.dumps(
+                {"runs": runs, "medians": [asdict(r) for r in summary]},
+                option=orjson.OPT_INDENT_2,
+            )
         )
     if args.plot is not None:
         from simulator.sweep_plot import plot_sweep  # noqa: PLC0415 - matplotlib loads slowly
 
-        plot_sweep(args.plot, results)
+        plot_sweep(args.plot, summary)
         print(f"plot: {args.plot}")
     return 1 if any(r.lost or r.duplicated for r in results) else 0
 
@@ -162,6 +161,17 @@ def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
         "--rates", type=rates_of, default=list(DEFAULT_RATES), help=f"ev/s (default {rates})"
     )
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of traffic per rate")
+    parser.add_argument(
+        "--repeat", type=rounds_of, default=1, help="rounds of every rate; medians are reported"
+    )
+    parser.add_argument(
+        "--warmup",
+        type=count_of,
+        default=20_000,
+        metavar="RECORDS",
+        help="records through Kafka before the first run, so a cold broker is not measured "
+        "(default 20000; 0: none)",
+    )
     parser.add_argument("--users", type=int, default=None, help="default: rate / 5, from 2 to 200")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--bad-ratio", type=float, default=0.0, help="share of bad records")

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from simulator.sweep import RateResult
 
 _STYLES = ("-", "--", ":", "-.")
+# Issue 16's targets at every rate from 2 to 1,000 ev/s on an idle machine.
+TARGETS = (("p50", 4.0, "tab:green"), ("p99", 15.0, "tab:red"))
 
 
 def plot_sweep(path: Path, results: Sequence[RateResult]) -> None:
@@ -40,6 +42,8 @@ def plot_sweep(path: Path, results: Sequence[RateResult]) -> None:
             if all(math.isnan(v) for v in values):
                 continue
             right.plot(rates, values, style, marker="o", color=f"C{h}", label=f"{name}{label}")
+    for q, ms, color in TARGETS:
+        left.axhline(ms, color=color, linewidth=0.8, alpha=0.5, label=f"target {q} ≤ {ms:g} ms")
     for ax, title in ((left, "produce → browser"), (right, "per hop, p50")):
         ax.set_xscale("log")
         ax.set_yscale("log")
@@ -48,7 +52,11 @@ def plot_sweep(path: Path, results: Sequence[RateResult]) -> None:
         ax.set_title(title)
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=8)
-    fig.suptitle("EventBridge: latency against rate", fontsize=11)
+    loads = [v for r in results for v in r.load_avg if not math.isnan(v)]
+    runs = max((r.runs for r in results), default=1)
+    note = f", load average {min(loads):.1f}-{max(loads):.1f}" if loads else ""
+    median = f"medians of {runs} runs per point" if runs > 1 else "one run per point"
+    fig.suptitle(f"EventBridge: latency against rate ({median}{note})", fontsize=11)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)

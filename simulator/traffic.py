@@ -56,12 +56,16 @@ async def produce_traffic(
     stop: asyncio.Event | None = None,
     tally: Tally | None = None,
     sent: list[tuple[str, float]] | None = None,
+    acked: list[tuple[str, float]] | None = None,
 ) -> int:
     """Create the topic if needed, then produce `config`'s traffic paced in real time."""
     await create_topics_async(bootstrap, {topic: partitions})
     tally = tally or Tally()
     sinks = [sent] if sent is not None else []
-    return await produce_paced(bootstrap, topic, tally.tee(config), stop=stop, on_send=sinks)
+    acks = [acked] if acked is not None else []
+    return await produce_paced(
+        bootstrap, topic, tally.tee(config), stop=stop, on_send=sinks, on_ack=acks
+    )
 
 
 def run_traffic(args: argparse.Namespace) -> int:

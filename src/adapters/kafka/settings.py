@@ -69,6 +69,11 @@ class KafkaSettings(BaseModel):
     heartbeat_interval_ms: int = Field(default=3_000, ge=100)
     max_poll_interval_ms: int = Field(default=300_000, ge=1000)
     max_partition_fetch_bytes: int = Field(default=1_048_576, ge=1024)
+    # Real time (docs/benchmarks.md, "Latency sweep"): with fetch_min_bytes 1 the broker
+    # answers a waiting fetch as soon as one record is there; fetch_max_wait_ms only bounds
+    # how long a fetch waits when none comes. A larger fetch_min_bytes trades latency (up to
+    # fetch_max_wait_ms per event at low rates) for fewer, larger fetches.
+    fetch_min_bytes: int = Field(default=1, ge=1)
     fetch_max_wait_ms: int = Field(default=100, ge=0)
     request_timeout_ms: int = Field(default=30_000, ge=1000)
     metadata_max_age_ms: int = Field(

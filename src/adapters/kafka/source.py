@@ -64,6 +64,7 @@ class AiokafkaEventSource:
             heartbeat_interval_ms=settings.heartbeat_interval_ms,
             max_poll_interval_ms=settings.max_poll_interval_ms,
             max_partition_fetch_bytes=settings.max_partition_fetch_bytes,
+            fetch_min_bytes=settings.fetch_min_bytes,
             fetch_max_wait_ms=settings.fetch_max_wait_ms,
             request_timeout_ms=settings.request_timeout_ms,
             metadata_max_age_ms=settings.metadata_max_age_ms,  # new partitions seen within it

@@ -10,9 +10,9 @@ from adapters.telemetry.otel import OtelTelemetry
 from adapters.telemetry.prometheus import exposition
 from adapters.telemetry.setup import build_providers
 from application.ports import BatchReport
-from simulator.hops import histogram_quantiles, hops_ms, xadd_to_client_ms
+from simulator.hops import histogram_quantiles, hops_ms, produce_to_ack_ms, xadd_to_client_ms
 from simulator.load_sse import Receipt
-from simulator.sweep import rates_of, users_for
+from simulator.sweep import count_of, rates_of, rounds_of, users_for
 
 pytestmark = pytest.mark.unit
 
@@ -51,6 +51,19 @@ def test_every_hop_is_measured_or_not_available() -> None:
     assert client is not None
     assert client["p50"] == pytest.approx(4.0, abs=0.01)
     assert xadd_to_client_ms({"7": [Receipt("e", "s", "not-an-id", 1.0)]}) is None
+    assert hops["produce → Kafka ack"] is None  # the producer's acks not given: n/a
+
+
+def test_the_producers_hop_runs_from_each_hand_over_to_kafkas_ack() -> None:
+    sent = [("a", 100.000), ("b", 100.010), ("c", 100.020), ("", 100.030)]
+    acked = [("b", 100.016), ("a", 100.002)]  # c never acknowledged; a bad record has no id
+    q = produce_to_ack_ms(sent, acked)
+    assert q is not None
+    assert q["p50"] == pytest.approx(2.0, abs=0.01)
+    assert q["p99"] == pytest.approx(6.0, abs=0.01)
+    hops = hops_ms({}, {}, sent=sent, acked=acked)
+    assert hops["produce → Kafka ack"] == q
+    assert produce_to_ack_ms(sent, []) is None
 
 
 def test_the_sweeps_rates_and_users() -> None:
@@ -60,3 +73,12 @@ def test_the_sweeps_rates_and_users() -> None:
     with pytest.raises(argparse.ArgumentTypeError):
         rates_of("0")
     assert [users_for(r) for r in (2, 20, 200, 1000, 3000)] == [2, 4, 40, 200, 200]
+
+
+def test_the_sweeps_rounds_and_warm_up_are_counts() -> None:
+    assert (rounds_of("3"), count_of("0")) == (3, 0)
+    for bad in ("0", "-1", "two"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            rounds_of(bad)
+    with pytest.raises(argparse.ArgumentTypeError):
+        count_of("-5")
