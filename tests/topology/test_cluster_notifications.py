@@ -4,6 +4,7 @@ a gateway's subscriptions with them, and the gateway follows them to the new nod
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
@@ -164,7 +165,7 @@ def test_a_slot_moved_to_another_master_is_subscribed_there_and_its_notification
 
 
 def test_a_subscription_sent_to_a_slots_former_master_is_moved_and_sent_again_to_its_new_one(
-    redis_cluster: LocalRedisCluster, unique: str
+    redis_cluster: LocalRedisCluster, unique: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     user = "latecomer"
 
@@ -180,7 +181,9 @@ def test_a_subscription_sent_to_a_slots_former_master_is_moved_and_sent_again_to
             # still names `home`, whose answer to the SSUBSCRIBE is MOVED.
             await asyncio.to_thread(_move_slot, redis_cluster, slot, target)
             try:
-                await sub.follow(user)
+                with caplog.at_level(logging.WARNING, "eventbridge.gateway.notifications"):
+                    await sub.follow(user)
+                assert any("MovedError" in getattr(r, "reason", "") for r in caplog.records)
                 assert _subscribers_on(target, channel) == 1
                 await sub.delivered(user, "a notification from the slot's new master")
             finally:
