@@ -10,8 +10,11 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from adapters.redis.client import open_client
+from adapters.redis.notice_format import parse_notice
 from adapters.redis.settings import RedisSettings
 from adapters.redis.store import RedisStreamStore
+from domain.gateway.entries import Entry
+from domain.gateway.notices import NOTHING_BEFORE, Notice
 from domain.model import SseMessage
 from simulator.services import Services
 from tests.contracts.store_harness import message
@@ -39,8 +42,9 @@ def test_the_redis_stream_holds_what_the_contract_says(
             m = message("42", "sess-1")
             pubsub_client = store._client  # same connection pool; fine for a test
             pubsub = pubsub_client.pubsub()
-            await pubsub.psubscribe(f"t{unique}:user:*:notify")
-            await pubsub.get_message(timeout=1.0)  # the psubscribe confirmation
+            # Sharded, and only while someone listens: the script asks before it builds one.
+            await pubsub.ssubscribe(f"t{unique}:user:{{42}}:notify")
+            await pubsub.get_message(timeout=1.0)  # the ssubscribe confirmation
             [result] = await store.publish([m])
             entries = await pubsub_client.xrange(f"t{unique}:user:{{42}}:stream")
             assert entries == [
@@ -62,7 +66,10 @@ def test_the_redis_stream_holds_what_the_contract_says(
                 if note:
                     break
             assert note is not None
-            assert note["data"] == result.stream_id.encode()
+            # The entries appended and the id before them (docs/redis-contract.md).
+            entry = Entry(result.stream_id.encode(), m.event_type.encode(), b"sess-1", m.data)
+            assert note["type"] == "smessage"
+            assert parse_notice(note["data"]) == Notice(NOTHING_BEFORE, result.stream_id, (entry,))
             await pubsub.aclose()
 
     asyncio.run(asyncio.wait_for(scenario(), 30))

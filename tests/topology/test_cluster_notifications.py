@@ -4,6 +4,7 @@ a gateway's subscriptions with them, and the gateway follows them to the new nod
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
@@ -158,6 +159,35 @@ def test_a_slot_moved_to_another_master_is_subscribed_there_and_its_notification
                 await asyncio.to_thread(_move_slot, redis_cluster, slot, home)  # as it was
             await eventually(lambda: _subscribers_on(home, channel) == 1, "back home", within=20)
             await sub.delivered(user, "a notification once the slot is back")
+
+    asyncio.run(asyncio.wait_for(scenario(), 150))
+    redis_cluster.wait_healthy(timeout_s=60)
+
+
+def test_a_subscription_sent_to_a_slots_former_master_is_moved_and_sent_again_to_its_new_one(
+    redis_cluster: LocalRedisCluster, unique: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    user = "latecomer"
+
+    async def scenario() -> None:
+        async with subscribed(redis_cluster, unique) as sub:
+            await sub.follow("someone")  # the subscriber has read the slot map
+            channel = sub.keys.notify(user)
+            slot = redis_cluster.keyslot(channel)
+            home = redis_cluster.master_of(slot=slot)
+            others = {redis_cluster.master_of(slot=s) for s in (0, 8000, 16383)} - {home}
+            target = sorted(others, key=lambda n: n.port)[0]
+            # Nobody here follows that slot, so nothing tells the subscriber it moved: its map
+            # still names `home`, whose answer to the SSUBSCRIBE is MOVED.
+            await asyncio.to_thread(_move_slot, redis_cluster, slot, target)
+            try:
+                with caplog.at_level(logging.WARNING, "eventbridge.gateway.notifications"):
+                    await sub.follow(user)
+                assert any("MovedError" in getattr(r, "reason", "") for r in caplog.records)
+                assert _subscribers_on(target, channel) == 1
+                await sub.delivered(user, "a notification from the slot's new master")
+            finally:
+                await asyncio.to_thread(_move_slot, redis_cluster, slot, home)
 
     asyncio.run(asyncio.wait_for(scenario(), 150))
     redis_cluster.wait_healthy(timeout_s=60)

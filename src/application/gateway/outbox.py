@@ -101,9 +101,10 @@ class Outbox:
             return False
         if self.expired():
             return False
-        self._frames += entries
-        self.queued += len(entries)
-        self._ready.set()
+        if entries:  # all filtered out: nothing to wake the writer for
+            self._frames += entries
+            self.queued += len(entries)
+            self._ready.set()
         return True
 
     async def put(self, frame: Frame) -> None:

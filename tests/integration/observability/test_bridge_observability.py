@@ -125,7 +125,7 @@ def test_the_log_has_one_summary_line_per_batch_and_no_line_per_event(
 def test_every_grafana_panel_queries_metrics_that_are_exposed(finished_run: Scraped) -> None:
     providers = build_providers(service_name="gateway", sample_ratio=0.0)
     gateway = OtelGatewayTelemetry(meter=providers.meter_provider.get_meter("g"))
-    gateway.sent(1, [0.01])
+    gateway.latency(0.01, 0.005)
     gateway.rejected("too_many_connections")
     exposed = family_names(finished_run.metrics) | family_names(
         exposition(providers.registry)[0].decode()
