@@ -61,13 +61,10 @@ _REFUSED_LETTER = (
 
 
 class AiokafkaDeadLetters:
-    """DeadLetters over an idempotent AIOKafkaProducer (acks=all): key and value kept byte for
-    byte when the topic can take them, cut to its `max.message.bytes` (read at start) when it
-    cannot.
+    """DeadLetters over an AIOKafkaProducer (acks=all): key and value kept byte for byte when
+    the topic can take them, cut to its `max.message.bytes` (read at start) when it cannot.
 
-    Idempotence means a letter the producer retries (a leader moved, a response was lost) is
-    written once; aiokafka then never expires a batch, so this adapter bounds the wait for
-    the acknowledgements itself (`request_timeout_ms`, as long as a batch lived before): past
+    This adapter bounds the wait for the acknowledgements itself (`request_timeout_ms`): past
     it the send is DeadLetterUnavailable, retriable, and the letters may still land later, so
     a letter may be written twice (dead letters are at least once: docs/dead-letters.md).
 
@@ -102,8 +99,10 @@ class AiokafkaDeadLetters:
             bootstrap_servers=self._settings.bootstrap_servers,
             client_id=f"{self._settings.client_id}-dlq",
             acks="all",
-            # One request in flight per broker (aiokafka's only mode), so retries keep order.
-            enable_idempotence=True,
+            # Not idempotent: an idempotent aiokafka producer retries a batch the topic refused
+            # without end (it never expires one), and the bridge never drained once the topic
+            # took letters again (tests/integration/test_bridge_stalls.py). A letter written
+            # twice is counted once by `dlq show|replay` (one root per source record).
             linger_ms=0,
             request_timeout_ms=self._settings.request_timeout_ms,
             metadata_max_age_ms=self._settings.metadata_max_age_ms,
