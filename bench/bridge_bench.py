@@ -6,10 +6,10 @@
   redis     RedisStreamStore.publish of ready-made messages in batches: the write ceiling
   bridge    EventBridge's BridgeService with the real adapters, as `eventbridge bridge` runs it
 
-Each is measured `--repeat` times, interleaved (kafka, redis, naive, bridge, kafka, ...), each
-round starting one step later than the one before, and the medians are compared, so a slow
-moment of the shared machine does not decide the result. Between two steps Redis deletes what
-the step wrote and finishes its background work (bench/quiet.py).
+Each is measured `--repeat` times, interleaved (kafka, redis, naive, bridge, kafka, ...) in an
+order that turns from round to round (bench/rounds.py), and the medians are compared, so a
+slow moment of the shared machine does not decide the result. Between two steps Redis deletes
+what the step wrote and finishes its background work (bench/quiet.py).
 
 Run: `make bench` (= `.venv/bin/python -m bench`) or `.venv/bin/python -m bench.bridge_bench`.
 """
@@ -38,6 +38,7 @@ from adapters.redis.settings import RedisSettings
 from adapters.redis.store import RedisStreamStore
 from adapters.telemetry.setup import SAMPLER_ENV
 from bench.quiet import quiet
+from bench.rounds import in_round
 from domain.filter import EventFilter, FilterPolicy
 from domain.mapper import SseMapper
 from domain.model import Partition, Record
@@ -243,9 +244,7 @@ async def main_async(
     runs: dict[str, list[float]] = {name: [] for name, _ in steps}
     await quiet(s, "bench-none-")
     for round_ in range(1, repeat + 1):
-        # Each round starts one step later, so no row always follows the same one.
-        turn = (round_ - 1) % len(steps)
-        for name, step in steps[turn:] + steps[:turn]:
+        for name, step in in_round(steps, round_):
             prefix = f"bench-{uuid.uuid4().hex[:8]}"
             runs[name].append(await step(prefix))
             await quiet(s, prefix)

@@ -30,6 +30,7 @@ import redis.asyncio as aioredis
 
 from adapters.telemetry.setup import SAMPLER_ENV
 from bench.quiet import forget, settle
+from bench.rounds import in_round
 from simulator.bridge_process import EventBridgeProcess
 from simulator.genesis import generate_n
 from simulator.produce import produce_all
@@ -118,8 +119,7 @@ async def main_async(s: Services, n: int, repeat: int, pythons: dict[str, str], 
     try:
         await settle(redis, own=s.redis_source == "local")
         for round_ in range(1, repeat + 1):
-            turn = (round_ - 1) % len(steps)  # each round starts one later: no fixed neighbours
-            for step in steps[turn:] + steps[:turn]:
+            for step in in_round(steps, round_):
                 run = await measure(s, topic, n, step, redis)
                 runs[step.label].append(run)
                 print(
