@@ -8,6 +8,7 @@ ProduceRequest per record to the partition's leader.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 from aiokafka import TopicPartition
@@ -72,19 +73,36 @@ async def produce_raw_headers(
             else [(choose(r[0], partitions, partitions), [r]) for r in records]
         )
         for number, batch in batches:
-            leader = client.cluster.leader_for_partition(TopicPartition(topic, number))
-            request = ProduceRequest(
-                transactional_id=None,
-                required_acks=-1,
-                timeout=10_000,
-                topics=[(topic, [(number, record_batch(batch))])],
-            )
-            response = await client.send(leader, request)
-            [(_, [answer])] = response.topics
-            error_code, offset = answer[1], answer[2]
-            if error_code:
-                raise RuntimeError(f"produce to {topic}/{number} failed: error {error_code}")
-            placed.append((number, offset))
+            placed.append((number, await _send(client, topic, number, batch)))
     finally:
         await client.close()
     return placed
+
+
+# A new topic's leaders reach the brokers' metadata a moment apart: these answers mean "ask
+# again after a metadata refresh" (LEADER_NOT_AVAILABLE, NOT_LEADER_OR_FOLLOWER,
+# UNKNOWN_TOPIC_OR_PARTITION), as any Kafka producer retries them.
+_RETRIABLE = {3, 5, 6}
+_SEND_DEADLINE_S = 30.0
+
+
+async def _send(client: AIOKafkaClient, topic: str, number: int, batch: Sequence[RawRecord]) -> int:
+    """One batch to its partition's leader, retried on a stale leader until a deadline; returns
+    its base offset."""
+    deadline = time.monotonic() + _SEND_DEADLINE_S
+    while True:
+        leader = client.cluster.leader_for_partition(TopicPartition(topic, number))
+        request = ProduceRequest(
+            transactional_id=None,
+            required_acks=-1,
+            timeout=10_000,
+            topics=[(topic, [(number, record_batch(batch))])],
+        )
+        response = await client.send(leader, request)
+        [(_, [answer])] = response.topics
+        error_code, offset = answer[1], answer[2]
+        if not error_code:
+            return int(offset)
+        if error_code not in _RETRIABLE or time.monotonic() > deadline:
+            raise RuntimeError(f"produce to {topic}/{number} failed: error {error_code}")
+        await client.force_metadata_update()
