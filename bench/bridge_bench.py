@@ -151,6 +151,21 @@ async def naive_bridge(s: Services, prefix: str, topic: str, n: int) -> float:
         await client.aclose()
 
 
+def process_settings(s: Services, topic: str, group: str, prefix: str) -> dict[str, Any]:
+    """The settings of a benchmarked `eventbridge bridge` process: its own group and key
+    prefix, an ephemeral HTTP port, warnings only."""
+    return {
+        "kafka": {"bootstrap_servers": s.kafka_bootstrap, "topic": topic, "group_id": group},
+        "redis": {
+            "url": s.redis_url,
+            "sse_prefix": f"{prefix}:user:",
+            "session_prefix": f"{prefix}:s:",
+        },
+        "bridge": {"http_port": 0},
+        "metrics": {"log_level": "WARNING"},
+    }
+
+
 async def eventbridge(
     s: Services,
     prefix: str,
@@ -164,16 +179,7 @@ async def eventbridge(
     environment; `python`: another checkout's interpreter); timed from its first commit to its
     last."""
     group = f"eventbridge-{uuid.uuid4().hex[:8]}"
-    settings = {
-        "kafka": {"bootstrap_servers": s.kafka_bootstrap, "topic": topic, "group_id": group},
-        "redis": {
-            "url": s.redis_url,
-            "sse_prefix": f"{prefix}:user:",
-            "session_prefix": f"{prefix}:s:",
-        },
-        "bridge": {"http_port": 0},
-        "metrics": {"log_level": "WARNING"},
-    }
+    settings = process_settings(s, topic, group, prefix)
     with tempfile.TemporaryDirectory() as tmp:
         bridge = EventBridgeProcess("bridge", settings, Path(tmp) / "bridge.log", python=python)
         bridge.env.update(env or {})

@@ -29,6 +29,7 @@ from pathlib import Path
 import redis.asyncio as aioredis
 
 from adapters.telemetry.setup import SAMPLER_ENV
+from bench.bridge_bench import process_settings
 from bench.quiet import forget, settle
 from bench.rounds import in_round
 from simulator.bridge_process import EventBridgeProcess
@@ -73,16 +74,7 @@ class Step:
 async def measure(s: Services, topic: str, n: int, step: Step, redis: aioredis.Redis) -> Run:
     group = f"cpu-{uuid.uuid4().hex[:8]}"
     prefix = f"cpu{uuid.uuid4().hex[:6]}"
-    settings = {
-        "kafka": {"bootstrap_servers": s.kafka_bootstrap, "topic": topic, "group_id": group},
-        "redis": {
-            "url": s.redis_url,
-            "sse_prefix": f"{prefix}:user:",
-            "session_prefix": f"{prefix}:s:",
-        },
-        "bridge": {"http_port": 0},
-        "metrics": {"log_level": "WARNING"},
-    }
+    settings = process_settings(s, topic, group, prefix)
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "bridge.log"
         bridge = EventBridgeProcess("bridge", settings, log, python=step.python)
@@ -101,6 +93,8 @@ async def measure(s: Services, topic: str, n: int, step: Step, redis: aioredis.R
             bridge.terminate()
     await forget(redis, prefix)
     await settle(redis, own=s.redis_source == "local")
+    if backlog == 0:  # the first commit already held every record: no window to measure
+        raise SystemExit(f"{step.label}: the bridge took all {n} events at once; use more --events")
     return Run(
         (cpu1 - cpu0) / backlog * 1e6, (redis1 - redis0) / backlog * 1e6, backlog / (wall1 - wall0)
     )
