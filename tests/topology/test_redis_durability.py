@@ -6,6 +6,7 @@ replica promoted) loses nothing."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -13,6 +14,8 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
+from redis.crc import key_slot
 
 from adapters.redis.client import open_client
 from adapters.redis.keys import RedisKeys
@@ -176,3 +179,72 @@ def test_a_cluster_master_killed_mid_run_with_min_replicas_one_loses_nothing(
         assert_exactly_once(await run.verification(traffic))
 
     asyncio.run(asyncio.wait_for(scenario(), 200))
+
+
+def _same_slot_users(avoid: set[int]) -> tuple[str, str]:
+    """Two user ids whose keys share one hash slot (their hash tags collide)."""
+    seen: dict[int, str] = {}
+    for n in range(1, 200_000):
+        user = str(n)
+        slot = key_slot(user.encode())
+        if slot in avoid:
+            continue
+        if slot in seen:
+            return seen[slot], user
+        seen[slot] = user
+    raise AssertionError("no two user ids share a slot")
+
+
+def test_on_a_cluster_a_user_the_acl_forbids_is_refused_alone_even_beside_one_in_its_slot(
+    redis_cluster: LocalRedisCluster, unique: str
+) -> None:
+    allowed, forbidden = _same_slot_users(set())
+    other = "x"  # another slot (and likely another master)
+    name = f"bridge-{unique}"
+    rules = [
+        "on", ">pw", "+@all", "&*", f"~t{unique}:session:*",
+        f"~t{unique}:user:{{{allowed}}}:*", f"~t{unique}:user:{{{other}}}:*",
+    ]  # fmt: skip
+    nodes = [n.client() for n in redis_cluster.nodes]
+    try:
+        for node in nodes:  # ACLs are per node
+            node.execute_command("ACL", "SETUSER", name, *rules)
+        host = redis_cluster.url.replace("redis://", f"redis://{name}:pw@", 1)
+        settings = RedisSettings(url=host, cluster=True, sse_prefix=f"t{unique}:user:")
+        settings = settings.model_copy(update={"session_prefix": f"t{unique}:session:"})
+
+        async def scenario() -> None:
+            async with open_client(settings) as client:
+                store = RedisStreamStore(client=client, settings=settings)
+                batch = [message(allowed, "a"), message(forbidden, "f"), message(other, "o")]
+                results = await store.publish(batch)
+                assert results[0].stream_id
+                assert results[1].refused is not None
+                assert "NoPermissionError" in results[1].refused
+                assert results[2].stream_id
+                assert [r.owner for r in results] == [allowed, None, other]
+
+        asyncio.run(asyncio.wait_for(scenario(), 30))
+    finally:
+        for node in nodes:
+            with contextlib.suppress(redis.RedisError):
+                node.execute_command("ACL", "DELUSER", name)
+            node.close()
+
+
+def test_on_a_cluster_masters_that_forgot_the_script_get_it_again(
+    redis_cluster: LocalRedisCluster, unique: str
+) -> None:
+    settings = RedisSettings(url=redis_cluster.url, cluster=True, sse_prefix=f"t{unique}:user:")
+
+    async def scenario() -> None:
+        async with open_client(settings) as client:
+            store = RedisStreamStore(client=client, settings=settings)
+            users = [str(n) for n in range(12)]  # on every master, most likely
+            await store.publish([message(u, "s") for u in users])
+            for node in redis_cluster.nodes:  # every node forgets it (a restart would too)
+                await asyncio.to_thread(node.command, "SCRIPT", "FLUSH")
+            results = await store.publish([message(u, "s") for u in users])
+            assert all(r.stream_id and not r.duplicate for r in results)
+
+    asyncio.run(asyncio.wait_for(scenario(), 30))
