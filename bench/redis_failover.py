@@ -37,6 +37,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from bench.redis_failover_faults import Fault
 from bench.redis_failover_plot import plot_runs
 from simulator.bridge_process import EventBridgeProcess
@@ -73,11 +75,21 @@ class Outcome:
 
 
 async def _metric(port: int, name: str) -> float:
-    import httpx  # noqa: PLC0415 - a dev dependency, only for this read
-
     async with httpx.AsyncClient(timeout=5) as client:
         text = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
     return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(name))
+
+
+async def _until_ready(port: int, bridge: EventBridgeProcess, timeout_s: float = 90.0) -> None:
+    """The bridge's /readyz says ready (joined, partitions assigned, Redis answering)."""
+    deadline = time.monotonic() + timeout_s
+    async with httpx.AsyncClient(timeout=5) as client:
+        while time.monotonic() < deadline and bridge.running:
+            with contextlib.suppress(httpx.HTTPError):
+                if (await client.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200:
+                    return
+            await asyncio.sleep(0.2)  # polling another process's readiness
+    raise RuntimeError("the bridge did not become ready")
 
 
 def bridge_settings(
@@ -96,7 +108,7 @@ def bridge_settings(
             "url": cluster.url,
             "cluster": True,
             "sse_prefix": prefix,
-            "session_prefix": f"{prefix}session:",
+            "session_prefix": prefix.replace(":user:", ":session:"),
             "min_replicas": min_replicas,
         },
         "circuit_breaker": BREAKER,
@@ -140,6 +152,7 @@ async def one_run(
         bridge = EventBridgeProcess("bridge", settings, Path(tmp) / "bridge.log")
         bridge.start()
         try:
+            await _until_ready(port, bridge)
             t0 = time.time()
             producing = asyncio.create_task(produce_paced(s.kafka_bootstrap, topic, records))
             await asyncio.sleep(args.seconds / 3)

@@ -92,8 +92,8 @@ class ScriptCalls:
         all masters at once."""
         client = self._client
         if self._stale:
+            await client.nodes_manager.initialize()  # CLUSTER SLOTS again, from a node that answers
             self._stale = False
-            await client.nodes_manager.initialize()
         await client.initialize()  # once: the slot table (a no-op after)
         by_node: dict[str, tuple[ClusterNode, list[int]]] = {}
         try:
@@ -116,6 +116,7 @@ class ScriptCalls:
                 raise answer
             if self._wanted:
                 waited[name] = answer.pop()
+                self._stale = self._stale or isinstance(waited[name], _STALE)
             for index, reply in zip(at, answer, strict=True):
                 if isinstance(reply, _STALE):
                     self._stale = True  # the slot moved (a failover): fail, read it again
