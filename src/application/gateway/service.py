@@ -11,6 +11,7 @@ from application.gateway import start as starts
 from application.gateway.connection import Connection, ConnectionDeps
 from application.gateway.counts import GatewayCounts, Sampler
 from application.gateway.hub import ConnectionHub
+from application.gateway.outbox import Bounds
 from application.gateway.policy import GatewayPolicy
 from application.gateway.ports import (
     GatewayTelemetry,
@@ -68,8 +69,13 @@ class GatewayService:
             clock=clock,
             unregister=self.hub.unregister,
             retry_ms=policy.retry_ms,
-            send_buffer=policy.send_buffer,
-            slow_client_s=policy.slow_client_s,
+            bounds=Bounds(
+                messages=policy.send_buffer,
+                bytes=policy.send_buffer_bytes,
+                process_bytes=policy.send_buffer_total_bytes,
+                slow_client_s=policy.slow_client_s,
+                counts=self.counts,
+            ),
             page=policy.replay_page,
         )
         self.tickets = TicketDesk(

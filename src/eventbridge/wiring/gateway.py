@@ -86,6 +86,8 @@ class Gateway(containers.DeclarativeContainer):
             heartbeat_s=settings.provided.gateway.heartbeat_s,
             retry_ms=settings.provided.gateway.retry_ms,
             send_buffer=settings.provided.gateway.send_buffer,
+            send_buffer_bytes=settings.provided.gateway.send_buffer_bytes,
+            send_buffer_total_bytes=settings.provided.gateway.send_buffer_total_bytes,
             slow_client_s=settings.provided.gateway.slow_client_s,
             replay_page=settings.provided.gateway.replay_page,
             drain_s=settings.provided.gateway.drain_s,
