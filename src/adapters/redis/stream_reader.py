@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
 from redis import exceptions as rx
@@ -43,10 +43,20 @@ def _id_or_zero(value: Any) -> StreamId:
 class RedisStreamReader:
     """The StreamReader port on `sse:user:{u}:stream` and its `ids` window."""
 
-    def __init__(self, *, client: Any, keys: RedisKeys, cluster: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        client: Any,
+        keys: RedisKeys,
+        cluster: bool = False,
+        health: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """`health`: what `ping` asks instead of one node's PING (on a Cluster: ClusterPing,
+        every slot's master)."""
         self._client = client
         self._keys = keys
         self._cluster = cluster
+        self._health = health
         self._last_ids = client.register_script(LAST_IDS)
 
     async def read_after(self, user: str, cursor: str, count: int) -> list[Entry]:
@@ -118,5 +128,8 @@ class RedisStreamReader:
         return {u: parse_id(i) if i else None for u, i in zip(wanted, ids, strict=True)}
 
     async def ping(self) -> None:
+        if self._health is not None:
+            await self._health()
+            return
         with store_errors():
             await self._client.ping()

@@ -210,14 +210,17 @@ class GatewayService:
                 await self.hub.idle.wait()
 
     async def readiness(self) -> Readiness:
-        clock, redis = self._clock, True
+        clock, error = self._clock, None
         try:
             async with clock.deadline(clock.monotonic() + 1.0):
                 await self._reader.ping()
-        except (StoreUnavailable, TimeoutError):
-            redis = False
+        except StoreUnavailable as exc:
+            error = str(exc)
+        except TimeoutError:
+            error = "Redis did not answer within 1 s"
         return Readiness(
-            redis=redis,
+            redis=error is None,
+            redis_error=error,
             subscribed=self._notifications.subscribed,
             tasks=self.supervisor.running,
             draining=self.draining,
