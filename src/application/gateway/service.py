@@ -156,19 +156,21 @@ class GatewayService:
 
     async def _ticking(self) -> None:
         while True:
-            await self._clock.sleep(self._policy.heartbeat_s)  # the heartbeat period itself
-            await self.tick()
+            await self.tick(pace_s=self._policy.heartbeat_s)
 
     async def _renewing(self) -> None:
         every = self._lease_policy.renew_every_s(self._policy.heartbeat_s)
         while True:
-            await self._clock.sleep(every)  # a periodic duty, not waiting for a result
-            await self.renew()
+            await self.renew(pace_s=every)
 
-    async def tick(self, chunk: int = 100) -> None:
+    async def tick(self, chunk: int = 100, *, pace_s: float = 0.0) -> None:
         """One heartbeat: a comment to each connection, and a re-read for each connection
-        whose stream holds entries past its cursor (a lost notification costs one tick)."""
+        whose stream holds entries past its cursor (a lost notification costs one tick).
+        `pace_s` (the background loop): the chunks spread evenly over that many seconds, so
+        10,000 connections are not thousands of heartbeats and reads at once (a latency spike
+        for every event in flight); without it, one pass at once."""
         conns = list(self.hub.listeners())
+        paced = _Pace(self._clock, pace_s, -(-len(conns) // chunk))
         for at in range(0, len(conns), chunk):
             part = conns[at : at + chunk]
             for conn in part:
@@ -176,21 +178,31 @@ class GatewayService:
             try:
                 newest = await self._reader.last_ids({c.user_id for c in part})
             except StoreUnavailable:
-                continue
+                newest = {}
             for conn in part:
                 if conn.behind(newest.get(conn.user_id)):
                     conn.wake()
-            # Small chunks and a yield between them: live deliveries interleave with a
+            # Small chunks and a wait between them: live deliveries interleave with a
             # tick over thousands of connections instead of waiting behind all of it.
-            await asyncio.sleep(0)
+            await paced.next()
+        await paced.rest()
 
-    async def renew(self) -> None:
-        """Extend the lease of every connection of this process."""
+    async def renew(self, chunk: int = 100, *, pace_s: float = 0.0) -> None:
+        """Extend the lease of every connection of this process (`pace_s`: spread over that
+        many seconds, as `tick`)."""
         leases = [(c.user_id, c.conn_id) for c in self.hub.listeners()]
-        try:
-            await self._leases.renew(leases, now=self._clock.unix())
-        except StoreUnavailable as exc:
-            log.warning("lease renewal failed", extra={"error": str(exc)})
+        paced = _Pace(self._clock, pace_s, -(-len(leases) // chunk))
+        failed: list[StoreUnavailable] = []
+        for at in range(0, len(leases), chunk):
+            try:
+                await self._leases.renew(leases[at : at + chunk], now=self._clock.unix())
+            except StoreUnavailable as exc:
+                failed.append(exc)
+            await paced.next()
+        if failed:  # one line per pass, not per chunk
+            extra = {"error": str(failed[-1]), "chunks_failed": len(failed)}
+            log.warning("lease renewal failed", extra=extra)
+        await paced.rest()
 
     async def drain(self) -> None:
         """Refuse new streams and end the open ones (clients reconnect elsewhere)."""
@@ -230,3 +242,26 @@ class GatewayService:
     def liveness(self) -> TaskFailed | None:
         """None while alive; else the loop that was given up (the process is on its way out)."""
         return self.supervisor.failed
+
+
+class _Pace:
+    """`steps` steps spread evenly over `total_s` from now (0: no wait, only a yield to the
+    loop between steps); `rest()` waits out what is left of `total_s`."""
+
+    def __init__(self, clock: Clock, total_s: float, steps: int) -> None:
+        self._clock, self._total_s, self._steps = clock, total_s, max(steps, 1)
+        self._start, self._done = clock.monotonic(), 0
+
+    async def next(self) -> None:
+        self._done += 1
+        if self._total_s <= 0:
+            await asyncio.sleep(0)
+            return
+        due = self._start + self._total_s * self._done / self._steps
+        # A periodic duty's own pacing, not a wait for a result.
+        await self._clock.sleep(max(0.0, due - self._clock.monotonic()))
+
+    async def rest(self) -> None:
+        if self._total_s > 0:
+            left = self._start + self._total_s - self._clock.monotonic()
+            await self._clock.sleep(max(0.0, left))
