@@ -6,6 +6,8 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
+from redis import exceptions as rx
+
 from adapters.redis.client import store_errors
 from adapters.redis.keys import RedisKeys
 from application.gateway.ports import LeaseRefused
@@ -87,7 +89,9 @@ class RedisLeases:
         since must not get its lease back, or its user is refused for up to `lease_s`.
 
         A chunk is one RENEW call on a single node; on a Cluster (a call's keys must share a
-        slot, a chunk's users do not) a pipeline of `ZADD XX` + `PEXPIRE` per lease."""
+        slot, a chunk's users do not) a pipeline of one RENEW call per lease, each sent to its
+        slot's node: one command per lease where `ZADD XX` + `PEXPIRE` were two, the Cluster
+        pipeline's Python costing per command."""
         expiry, lease_ms = self._policy.expiry_ms(now), self._policy.lease_ms
         conns = self._keys.conns
         for start in range(0, len(leases), chunk):
@@ -99,13 +103,26 @@ class RedisLeases:
                         args=[expiry, lease_ms, *(c for _, c in part)],
                     )
                 else:
-                    pipe = self._client.pipeline(transaction=False)
-                    for user, conn_id in part:
-                        key = conns(user)
-                        pipe.execute_command("ZADD", key, "XX", expiry, conn_id)
-                        pipe.execute_command("PEXPIRE", key, lease_ms)
-                    await pipe.execute()
+                    await self._renew_apart(part, expiry, lease_ms)
             await asyncio.sleep(0)  # let live deliveries run between chunks
+
+    async def _renew_apart(
+        self, part: Sequence[tuple[str, str]], expiry: int, lease_ms: int
+    ) -> None:
+        for attempt in (1, 2):
+            pipe = self._client.pipeline(transaction=False)
+            for user, conn_id in part:
+                key = self._keys.conns(user)
+                pipe.execute_command("EVALSHA", self._renew.sha, 1, key, expiry, lease_ms, conn_id)
+            replies = await pipe.execute(raise_on_error=False)
+            if attempt == 1 and any(isinstance(r, rx.NoScriptError) for r in replies):
+                # A node that never ran it (new, restarted, promoted): load it on every master.
+                await self._client.script_load(RENEW)
+                continue
+            for reply in replies:
+                if isinstance(reply, Exception):
+                    raise reply
+            return
 
     async def release(self, user: str, conn_id: str) -> None:
         with store_errors():
