@@ -6,9 +6,8 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from redis import exceptions as rx
-
 from adapters.redis.client import store_errors
+from adapters.redis.cluster_calls import per_key
 from adapters.redis.keys import RedisKeys
 from application.gateway.ports import LeaseRefused
 from domain.gateway.leases import LeasePolicy
@@ -103,26 +102,9 @@ class RedisLeases:
                         args=[expiry, lease_ms, *(c for _, c in part)],
                     )
                 else:
-                    await self._renew_apart(part, expiry, lease_ms)
+                    calls = [(conns(u), (expiry, lease_ms, c)) for u, c in part]
+                    await per_key(self._client, self._renew, calls)
             await asyncio.sleep(0)  # let live deliveries run between chunks
-
-    async def _renew_apart(
-        self, part: Sequence[tuple[str, str]], expiry: int, lease_ms: int
-    ) -> None:
-        for attempt in (1, 2):
-            pipe = self._client.pipeline(transaction=False)
-            for user, conn_id in part:
-                key = self._keys.conns(user)
-                pipe.execute_command("EVALSHA", self._renew.sha, 1, key, expiry, lease_ms, conn_id)
-            replies = await pipe.execute(raise_on_error=False)
-            if attempt == 1 and any(isinstance(r, rx.NoScriptError) for r in replies):
-                # A node that never ran it (new, restarted, promoted): load it on every master.
-                await self._client.script_load(RENEW)
-                continue
-            for reply in replies:
-                if isinstance(reply, Exception):
-                    raise reply
-            return
 
     async def release(self, user: str, conn_id: str) -> None:
         with store_errors():

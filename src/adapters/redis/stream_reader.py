@@ -8,6 +8,7 @@ from typing import Any
 from redis import exceptions as rx
 
 from adapters.redis.client import store_errors
+from adapters.redis.cluster_calls import per_key
 from adapters.redis.keys import RedisKeys
 from domain.gateway.entries import Entry
 from domain.gateway.resume import StreamFacts, WindowFacts
@@ -111,8 +112,8 @@ class RedisStreamReader:
 
     async def last_ids(self, users: Collection[str]) -> dict[str, StreamId | None]:
         """One LAST_IDS call on a single node. On a Cluster (one call's keys must share a slot)
-        a pipeline of `XREVRANGE stream + - COUNT 1` per user, which the Cluster client sends
-        to each slot's node."""
+        a pipeline of one LAST_IDS call per user, which the Cluster client sends to each slot's
+        node: only the id comes back, never the newest entry's data."""
         wanted = list(users)
         if not wanted:
             return {}
@@ -121,10 +122,8 @@ class RedisStreamReader:
             if not self._cluster:
                 ids = await self._last_ids(keys=keys)
             else:
-                pipe = self._client.pipeline(transaction=False)
-                for key in keys:
-                    pipe.xrevrange(key, "+", "-", count=1)
-                ids = [newest[0][0] if newest else None for newest in await pipe.execute()]
+                replies = await per_key(self._client, self._last_ids, [(k, ()) for k in keys])
+                ids = [reply[0] for reply in replies]
         return {u: parse_id(i) if i else None for u, i in zip(wanted, ids, strict=True)}
 
     async def ping(self) -> None:
