@@ -100,7 +100,13 @@ def test_readiness_is_down_while_a_master_is_dead_and_up_once_its_replica_serves
     redis_cluster: LocalRedisCluster, unique: str
 ) -> None:
     gw = on_cluster(redis_cluster, unique)
-    user = users_on_every_master(redis_cluster, gw)[0]
+    # A master other than the URL's node, which this test's own clients start from.
+    seed = redis_cluster.nodes[0].port
+    user = next(
+        u
+        for u in users_on_every_master(redis_cluster, gw)
+        if redis_cluster.master_of(gw.keys.stream(u)).port != seed
+    )
     master = redis_cluster.master_of(gw.keys.stream(user))
 
     async def scenario() -> None:
