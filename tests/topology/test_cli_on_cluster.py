@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -11,7 +13,6 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from eventbridge.cli import main as eventbridge_main
 from simulator.kafka_cluster import LocalKafkaCluster
 from simulator.processes import free_port
 from simulator.redis_cluster import LocalRedisCluster
@@ -60,14 +61,18 @@ def test_health_and_dlq_answer_for_a_bridge_on_kafka_and_redis_clusters(
         await run.wait_drained(alive=[bridge])
 
         async def ready() -> bool:
-            capsys.readouterr()
-            return eventbridge_main(["health"]) == 0
+            # The command itself, as an operator runs it (its settings from this environment).
+            argv = [sys.executable, "-m", "eventbridge", "health"]
+            done = await asyncio.to_thread(subprocess.run, argv, capture_output=True, timeout=30)
+            answers.append(done.stdout)
+            return done.returncode == 0
 
         await run.wait_for(ready, "`eventbridge health` to say ready", alive=[bridge])
 
+    answers: list[bytes] = []
     try:
         asyncio.run(traffic())
-        health = orjson.loads(capsys.readouterr().out)
+        health = orjson.loads(answers[-1])
         assert health["ready"] is True
         assert health["redis"]["reachable"] is True
         assert health["counters"]["published"] == len(sessions)

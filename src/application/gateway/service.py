@@ -172,6 +172,9 @@ class GatewayService:
         conns = list(self.hub.listeners())
         paced = _Pace(self._clock, pace_s, -(-len(conns) // chunk))
         for at in range(0, len(conns), chunk):
+            # Small chunks and a wait before each: live deliveries interleave with a tick over
+            # thousands of connections instead of waiting behind all of it.
+            await paced.next()
             part = conns[at : at + chunk]
             for conn in part:
                 conn.beat()
@@ -182,9 +185,6 @@ class GatewayService:
             for conn in part:
                 if conn.behind(newest.get(conn.user_id)):
                     conn.wake()
-            # Small chunks and a wait between them: live deliveries interleave with a
-            # tick over thousands of connections instead of waiting behind all of it.
-            await paced.next()
         await paced.rest()
 
     async def renew(self, chunk: int = 100, *, pace_s: float = 0.0) -> None:
@@ -193,12 +193,12 @@ class GatewayService:
         leases = [(c.user_id, c.conn_id) for c in self.hub.listeners()]
         paced = _Pace(self._clock, pace_s, -(-len(leases) // chunk))
         failed: list[StoreUnavailable] = []
-        for at in range(0, len(leases), chunk):
+        for at in range(0, max(len(leases), 1), chunk):  # the port is asked even for none
+            await paced.next()
             try:
                 await self._leases.renew(leases[at : at + chunk], now=self._clock.unix())
             except StoreUnavailable as exc:
                 failed.append(exc)
-            await paced.next()
         if failed:  # one line per pass, not per chunk
             extra = {"error": str(failed[-1]), "chunks_failed": len(failed)}
             log.warning("lease renewal failed", extra=extra)
@@ -245,8 +245,9 @@ class GatewayService:
 
 
 class _Pace:
-    """`steps` steps spread evenly over `total_s` from now (0: no wait, only a yield to the
-    loop between steps); `rest()` waits out what is left of `total_s`."""
+    """`steps` steps spread evenly over `total_s` from now, step k due at k/steps of it, so the
+    last one ends the period (0: no wait, only a yield to the loop before each step);
+    `rest()` waits out what is left of `total_s` (all of it when there was no step)."""
 
     def __init__(self, clock: Clock, total_s: float, steps: int) -> None:
         self._clock, self._total_s, self._steps = clock, total_s, max(steps, 1)

@@ -47,22 +47,26 @@ def test_the_tick_and_the_renewal_spread_their_chunks_over_the_period() -> None:
             task = asyncio.create_task(gw.service.run())
             try:
                 await settle()
-                assert reader.asked == [100]  # the first chunk, then a third of the period
-                assert leases.renewed == [100]  # renewal: every min(9, 27 / 3) = 9 s
+                assert reader.asked == []  # a third of the period, then the first chunk
+                assert leases.renewed == []  # renewal: every min(9, 27 / 3) = 9 s
+                gw.clock.advance(3)
+                await settle()
+                assert reader.asked == [100]
+                assert leases.renewed == [100]
                 gw.clock.advance(3)
                 await settle()
                 assert reader.asked == [100, 100]
                 assert leases.renewed == [100, 100]
-                gw.clock.advance(3)
-                await settle()
-                assert reader.asked == [100, 100, 50]
                 gw.clock.advance(2.9)
                 await settle()
-                assert len(reader.asked) == 3  # the period is not over
+                assert reader.asked == [100, 100]  # the last chunk ends the period
                 gw.clock.advance(0.1)
                 await settle()
+                assert reader.asked == [100, 100, 50]
+                assert leases.renewed == [100, 100, 50]
+                gw.clock.advance(3)
+                await settle()
                 assert reader.asked == [100, 100, 50, 100]  # the next period's first chunk
-                assert leases.renewed == [100, 100, 50, 100]
             finally:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
