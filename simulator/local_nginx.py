@@ -11,7 +11,7 @@ import shutil
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from simulator.local_redis import ensure_command
@@ -21,6 +21,8 @@ from simulator.processes import free_port, release_port, start_serving
 log = logging.getLogger("simulator.nginx")
 
 READY_PATH = "/__eventbridge_balancer"
+# The response header naming the gateway that answered ("127.0.0.1:PORT").
+UPSTREAM_HEADER = "X-EventBridge-Upstream"
 _TEMP_PATHS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
 
 
@@ -86,10 +88,22 @@ http {{
             # A gateway that refuses or times out is skipped (only before a response began).
             proxy_next_upstream error timeout;
             proxy_next_upstream_timeout 10s;
+            # Which gateway answered, for the load runner's browsers and the tests (a fault's
+            # scope, a limit refused whichever gateway it landed on); on errors too.
+            add_header {UPSTREAM_HEADER} $upstream_addr always;
         }}
     }}
 }}
 """
+
+
+def answered_by(headers: Mapping[str, str]) -> str | None:
+    """The gateway ("127.0.0.1:PORT") that answered a response that came through the
+    balancer; None without the header (a gateway reached directly). A request retried on
+    another gateway names both ("A, B"): the last one answered."""
+    value = next((v for k, v in headers.items() if k.lower() == UPSTREAM_HEADER.lower()), "")
+    last = value.rsplit(",", 1)[-1].strip()
+    return last if last and last != "-" else None
 
 
 def _answers(port: int, token: str) -> bool:
