@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import orjson
 
-from simulator.load_costs import CpuMeter, children
+from simulator.load_costs import CpuMeter, children, stream_bytes_per_entry
 from simulator.load_faults import Injector, needs
 from simulator.load_fleet import Fleet, process_settings, running
 from simulator.load_plan import LoadPlan, add_load_arguments, add_python_argument, plan_from
@@ -248,6 +248,9 @@ class LoadRun:
         where = partitions_of(records, self.plan.partitions)
         found = recoveries(self.injector.records, received, sent_at, where, self.t0)
         report.faults = [asdict(r) for r in found]
+        report.stream_bytes_per_entry = await stream_bytes_per_entry(
+            self.svc.redis_url, prefix, list(received), cluster=self.svc.redis_cluster
+        )
         report.cpu_us_per_event = {
             role: round(used / max(len(records), 1) * 1e6, 1)
             for role, used in sorted(self.cpu.used().items())

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 
 _TICK = os.sysconf("SC_CLK_TCK")
 
@@ -65,3 +69,24 @@ class CpuMeter:
         for key, last in self._last.items():
             out[key[0]] = out.get(key[0], 0.0) + last - self._first[key]
         return out
+
+
+async def stream_bytes_per_entry(
+    redis_url: str, prefix: str, users: Sequence[str], *, cluster: bool, sample: int = 20
+) -> float | None:
+    """Redis memory per stream entry (`MEMORY USAGE ... SAMPLES 0` of up to `sample` users'
+    streams over their length): what a user's retained history costs."""
+    client: Any = (
+        RedisCluster.from_url(redis_url) if cluster else aioredis.Redis.from_url(redis_url)
+    )
+    size = entries = 0
+    try:
+        for user in users[:sample]:
+            key = f"{prefix}{{{user}}}:stream"
+            used = await client.memory_usage(key, samples=0)
+            if used:
+                size += int(used)
+                entries += int(await client.xlen(key))
+    finally:
+        await client.aclose()
+    return round(size / entries, 1) if entries else None

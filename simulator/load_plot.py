@@ -77,7 +77,7 @@ def plot_run(
     )
     fig.suptitle(
         f"EventBridge load run: {shape}{s.get('rate')} ev/s target, {s.get('users')} users, "
-        f"{s.get('duration_s')} s — lost {report.lost}, duplicated {report.duplicated}, "
+        f"{s.get('duration_s')} s\nlost {report.lost}, duplicated {report.duplicated}, "
         f"out of order {report.out_of_order}, misrouted {report.misrouted}; "
         f"p50 {lat['p50']:.0f} ms, p99 {lat['p99']:.0f} ms",
         fontsize=9,

@@ -45,6 +45,7 @@ class LoadReport:
     settings: dict[str, Any] = field(default_factory=dict)
     faults: list[dict[str, Any]] = field(default_factory=list)  # load_recovery.Recovery each
     cpu_us_per_event: dict[str, float] = field(default_factory=dict)  # by role, per produced
+    stream_bytes_per_entry: float | None = None  # Redis memory of a user's stream per entry
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -83,6 +84,8 @@ class LoadReport:
                 "  cpu          µs per produced record: "
                 + ", ".join(f"{k} {v:.0f}" for k, v in self.cpu_us_per_event.items())
             )
+        if self.stream_bytes_per_entry:
+            lines.append(f"  redis memory {self.stream_bytes_per_entry:.0f} bytes per stream entry")
         lines.extend(fault_line(f) for f in self.faults)
         return "\n".join(lines)
 

@@ -81,6 +81,7 @@ class Scale:
             work / "nginx",
             [f"127.0.0.1:{p}" for p in self.ports],
             worker_connections=max(16384, 2 * args.connections + 1024),
+            workers=args.nginx_workers,
         )
 
     def run(self) -> dict[str, Any]:
@@ -120,7 +121,13 @@ class Scale:
         users = [f"u{i}" for i in range(args.connections)]
         clients: list[SseClient] = await open_all(self.balancer.port, users, latencies)
         open_s = time.monotonic() - t0
+        await asyncio.sleep(2.0)  # the opening's own work done
+        idle0 = {k: sum(cpu_s(p) for p in v) for k, v in pids.items()}
+        redis_idle0, i0 = _redis_cpu(self.redis_url, self.cluster), time.monotonic()
         await asyncio.sleep(args.settle)  # idle connections only: heartbeats, lease renewals
+        idle_wall = time.monotonic() - i0
+        idle = {k: sum(cpu_s(p) for p in v) - idle0[k] for k, v in pids.items()}
+        redis_idle = _redis_cpu(self.redis_url, self.cluster) - redis_idle0
         per_gateway = await self._connections()
         rss1 = {k: sum(rss_kib(p) for p in v) for k, v in pids.items()}
         latencies.clear()
@@ -145,6 +152,10 @@ class Scale:
             "connections": len(clients),
             "per_gateway": per_gateway,
             "open_s": round(open_s, 2),
+            # Idle: CPU per connection per second with no event (heartbeats, lease renewals).
+            "idle_gateway_us_per_conn_s": round(idle["gateways"] / idle_wall / n * 1e6, 2),
+            "idle_nginx_us_per_conn_s": round(idle["nginx"] / idle_wall / n * 1e6, 2),
+            "idle_redis_us_per_conn_s": round(redis_idle / idle_wall / n * 1e6, 2),
             "gateway_kib_per_conn": round((rss1["gateways"] - rss0["gateways"]) / n, 1),
             "nginx_kib_per_conn": round((rss1["nginx"] - rss0["nginx"]) / n, 1),
             "gateway_rss_mib": round(rss1["gateways"] / 1024, 1),
@@ -184,15 +195,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=4000, help="in all, one user each")
     parser.add_argument("--rate", type=float, default=400.0, help="events per second, all users")
     parser.add_argument("--duration", type=float, default=30.0, help="seconds of events")
-    parser.add_argument("--settle", type=float, default=5.0, help="idle seconds before events")
+    parser.add_argument(
+        "--settle", type=float, default=20.0, help="idle seconds measured before the events"
+    )
     parser.add_argument("--heartbeat", type=float, default=15.0)
     parser.add_argument("--topology", choices=TOPOLOGIES, default=None)
+    parser.add_argument(
+        "--nginx-workers", type=int, default=1, help="2+ past one worker's file limit"
+    )
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--workdir", type=Path, default=None, help="keep the logs here")
     args = parser.parse_args(argv)
     print(f"fd limit {raise_fd_limit()}")
     gc.set_threshold(50_000, 20, 100)  # this process holds every client: keep GC pauses out
     url = os.environ.get("REDIS_URL")
-    with tempfile.TemporaryDirectory(prefix="eventbridge-scale-") as work:
+    with tempfile.TemporaryDirectory(prefix="eventbridge-scale-") as temp:
+        work = args.workdir or Path(temp)
         if url:
             flag = os.environ.get("EVENTBRIDGE__REDIS__CLUSTER", "").strip().lower()
             result = Scale(args, url, flag in ("1", "true", "yes"), Path(work)).run()
