@@ -62,6 +62,13 @@ def die_with_us() -> Callable[[], None]:
         _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
         if os.getppid() != parent:  # the parent died before prctl: nobody will signal us
             os._exit(1)
+        # We stop what we start by signal. A runner started in the background by a
+        # non-interactive shell (`cmd &`, nohup, some CI runners) inherits SIGINT and SIGQUIT
+        # ignored, and a child inherits that in turn: a Python child then never gets Python's
+        # own SIGINT handler, so a SIGINT that comes before it installs its handlers is lost
+        # (seen: `soak-env` signalled `env` 0.4 s into its start; it ran on, fully started).
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT):
+            signal.signal(sig, signal.SIG_DFL)
 
     return preexec
 

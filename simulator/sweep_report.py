@@ -85,13 +85,18 @@ def _pair(q: dict[str, float] | None) -> str:
     return "n/a" if q is None else f"{_ms(q.get('p50'))} / {_ms(q.get('p99'))}"
 
 
+def _lag(q: dict[str, float] | None) -> str:
+    """The runner's loop lag: p50 / p99 / max (a rare long stall shows only in the max)."""
+    return "n/a" if q is None else f"{_pair(q)} / {_ms(q.get('max'))}"
+
+
 def text(results: Sequence[RateResult], *, title: str = "") -> str:
     lines = [f"EventBridge latency sweep: produce → browser (ms){title}", ""]
     head = f"{'rate ev/s':>10} {'users':>6} {'runs':>5} {'delivered':>10} {'lost':>5}"
     lines.append(
         head
         + "".join(f"{q:>8}" for q in QUANTILES)
-        + f"{'load 1m':>13}{'runner lag p50/p99':>20}   version"
+        + f"{'load 1m':>13}{'runner lag p50/p99/max':>26}   version"
     )
     for r in results:
         lat = r.latency_ms
@@ -99,7 +104,7 @@ def text(results: Sequence[RateResult], *, title: str = "") -> str:
         lines.append(
             f"{r.rate:>10g} {r.users:>6} {r.runs:>5} {r.delivered:>10} {r.lost:>5}"
             + "".join(f"{_ms(lat.get(k)):>8}" for k in QUANTILES)
-            + f"{load:>13}{_pair(r.loop_lag_ms):>20}   {r.version}"
+            + f"{load:>13}{_lag(r.loop_lag_ms):>26}   {r.version}"
         )
     lines += [
         "",

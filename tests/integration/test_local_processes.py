@@ -107,3 +107,20 @@ def test_a_wait_fails_fast_and_names_the_cause_when_the_child_exits(tmp_path: Pa
     # A deadline far past this test's timeout: only failing on the exit can pass.
     with pytest.raises(RuntimeError, match=r"exited with code 3:\s+boom"):
         wait_until(lambda: False, timeout_s=3600, what="x", proc=proc, log=log)
+
+
+def test_a_child_gets_default_signals_even_when_we_were_started_with_sigint_ignored(
+    tmp_path: Path,
+) -> None:
+    # A runner started by a non-interactive shell in the background (`cmd &`) inherits SIGINT
+    # ignored; its Python children would inherit that and lose a SIGINT sent before they
+    # install their own handlers (a `soak-env` cycle did: `env` signalled at 0.4 s ran on).
+    script = "import signal; print(signal.getsignal(signal.SIGINT), flush=True)"
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        proc = spawn([sys.executable, "-c", script], log=tmp_path / "child.log")
+    finally:
+        signal.signal(signal.SIGINT, before)
+    assert proc.wait(timeout=30) == 0
+    # Python installs its KeyboardInterrupt handler only for a SIGINT that was not ignored.
+    assert "default_int_handler" in (tmp_path / "child.log").read_text()

@@ -93,3 +93,16 @@ def test_the_product_importing_the_simulator_or_the_benchmarks_breaks_the_contra
     result = lint(tree)
     assert result.returncode != 0
     assert f"{layer}.sneaky -> {tool}" in result.stdout
+
+
+MAX_MODULE_LINES = 300  # issue 11: no module of the product over 300 lines (aim at 200)
+
+
+def test_no_module_of_the_product_is_over_300_lines() -> None:
+    sizes = {
+        str(path.relative_to(ROOT / "src")): len(path.read_text(encoding="utf-8").splitlines())
+        for path in (ROOT / "src").rglob("*.py")
+    }
+    assert len(sizes) > 50  # the tree was found
+    over = {name: n for name, n in sizes.items() if n > MAX_MODULE_LINES}
+    assert over == {}, f"split these modules: {over}"
