@@ -51,7 +51,13 @@ def test_a_cluster_load_run_through_a_bridge_gateway_and_broker_kill_loses_nothi
     )
     plan = LoadPlan(
         traffic=TrafficConfig(
-            seed=13, users=30, rate=100.0, duration_s=STEP_S * (len(kinds) + 1), bad_ratio=0.02
+            seed=13,
+            users=30,
+            rate=100.0,
+            # A fault waits for the one before to be healthy again (a restarted broker's full
+            # ISR can take ~10 s here): one more step of traffic, so the last one has some.
+            duration_s=STEP_S * (len(kinds) + 2),
+            bad_ratio=0.02,
         ),
         restart_at_s=None,
         policy="pause",
