@@ -6,7 +6,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from application.fake_clock import FakeClock
-from application.ports import OwnerAnswer, PublishResult, StoreUnavailable
+from application.ports import OwnerAnswer, PublishResult, ReplicasShort, StoreUnavailable
 from domain.model import SseMessage
 
 
@@ -44,6 +44,9 @@ class FakeStreamStore:
         self.session_owners: dict[str, str] = {}
         self._owner_expiry: dict[str, float] = {}
         self.available = True
+        # > 0: a publish is written (as on a master) and then not confirmed by this many
+        # replicas (WAIT fell short): it raises ReplicasShort after writing.
+        self.replicas_short_of = 0
         self.calls = 0
         self.refused_users: set[str] = set()  # users whose keys "hold the wrong type"
         self.refused_sessions: set[str] = set()  # sessions whose owner key "holds" another type
@@ -105,6 +108,9 @@ class FakeStreamStore:
                 owner = self._own(m.session_id, m.user_id)
                 if out[index].refused is None:
                     out[index] = replace(out[index], owner=owner)
+        if self.replicas_short_of:
+            wanted = self.replicas_short_of
+            raise ReplicasShort(f"fake WAIT {wanted}: 0 replicas", wanted=wanted, acked=0)
         return out
 
     async def owners(

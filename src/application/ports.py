@@ -26,6 +26,17 @@ class StoreUnavailable(PortError):
     """Redis could not be reached or did not answer in time: the only error the breaker counts."""
 
 
+class ReplicasShort(StoreUnavailable):
+    """Redis took a write, but fewer than the configured replicas confirmed it in time (WAIT):
+    it is not durable, so it failed like an outage (retriable: the write is idempotent).
+    `wanted` replicas were asked for; `acked` is the fewest that confirmed on any node written."""
+
+    def __init__(self, message: str, *, wanted: int, acked: int) -> None:
+        super().__init__(message, retriable=True)
+        self.wanted = wanted
+        self.acked = acked
+
+
 class SourceUnavailable(PortError):
     """Kafka could not be reached, or a commit failed."""
 
@@ -132,6 +143,8 @@ class StreamStore(Protocol):
     Messages with `teaches_owner` also record their session's owner if it has none (first
     owner wins) and answer the owner it has. Raises StoreUnavailable when Redis is unreachable;
     then nothing or part of the batch may be written, and retrying the whole batch is safe.
+    With `min_replicas` > 0 it returns only once that many replicas confirmed every write
+    (WAIT), and raises ReplicasShort (a StoreUnavailable) when fewer did in time.
 
     `owners` asks the session→owner index, in one round trip, for the owner of each session in
     `session_ids` and of each claimed session, and atomically makes each claimed user the
@@ -235,6 +248,10 @@ class BridgeHealth:
     stalled_s: float = 0.0
     # The last dead-letter failure, while dead letters keep failing (None once they go out).
     dead_letters_error: str | None = None
+    # Writes Redis took but too few replicas confirmed (WAIT, redis.min_replicas), since start;
+    # and the last such shortfall, until a write is confirmed again.
+    replica_shortfalls: int = 0
+    replica_shortfall: str | None = None
 
     @property
     def publish_success_rate(self) -> float:

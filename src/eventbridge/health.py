@@ -10,6 +10,7 @@ from typing import Any, TextIO
 
 import orjson
 
+from adapters.redis.replication import MasterReplication
 from application.ports import BridgeHealth, StoreUnavailable, StreamStore
 from eventbridge.settings import EventBridgeSettings
 
@@ -63,12 +64,14 @@ async def readiness(
     stall_s: float = 60.0,
     service: str = "eventbridge",
     evicting: str | None = None,
+    replication: Replication | None = None,
 ) -> tuple[bool, dict[str, Any]]:
     """Ready only while the bridge can make progress: not when Redis does not answer a ping,
     the breaker is not closed (Redis failing), the dead-letter topic refuses the letters,
     records have waited `stall_s` with nothing finished, or no partition was assigned for too
-    long; nor while Redis evicts keys (`evicting`: its maxmemory-policy, changed since start).
-    Every reason that holds is listed."""
+    long; nor while Redis evicts keys (`evicting`: its maxmemory-policy, changed since start);
+    nor, with `redis.min_replicas`, while writes are not durable (`replication`). Every reason
+    that holds is listed."""
     if health is None or store is None:
         return False, {"service": service, "status": "starting", "ready": False, "reasons": []}
     reasons: list[str] = []
@@ -85,16 +88,54 @@ async def readiness(
         reasons.append("stalled")
     if health.seconds_without_assignment > no_assignment_grace_s:
         reasons.append("no_assignment")
+    redis: dict[str, Any] = {"reachable": reachable, "evicting_policy": evicting}
+    if replication is not None:
+        if replication.short(health):
+            reasons.append("redis_replicas_short")
+        redis["replication"] = replication.as_json(health)
     ready = not reasons
     body = {
         "service": service,
         "status": "ready" if ready else "not_ready",
         "ready": ready,
         "reasons": reasons,
-        "redis": {"reachable": reachable, "evicting_policy": evicting},
+        "redis": redis,
         **health_body(health),
     }
     return ready, body
+
+
+# -- durable acknowledgement (redis.min_replicas) ----------------------------------------------
+class Replication:
+    """What readiness says of replication: the masters' INFO and the bridge's WAIT shortfalls."""
+
+    def __init__(
+        self, *, min_replicas: int, timeout_ms: int, masters: list[MasterReplication]
+    ) -> None:
+        self.min_replicas = min_replicas
+        self.timeout_ms = timeout_ms
+        self.masters = masters
+
+    def short(self, health: BridgeHealth) -> bool:
+        """Writes are not durable: the last one fell short and none was confirmed since, or
+        a master has fewer replicas online than each write must reach (the next would)."""
+        if not self.min_replicas:
+            return False
+        if health.replica_shortfall is not None:
+            return True
+        return any(
+            m.replicas_online is not None and m.replicas_online < self.min_replicas
+            for m in self.masters
+        )
+
+    def as_json(self, health: BridgeHealth) -> dict[str, Any]:
+        return {
+            "min_replicas": self.min_replicas,
+            "timeout_ms": self.timeout_ms,
+            "shortfalls": health.replica_shortfalls,
+            "last_shortfall": health.replica_shortfall,
+            "masters": [m.as_json() for m in self.masters],
+        }
 
 
 def _local(host: str) -> str:

@@ -7,12 +7,13 @@ import inspect
 import logging
 from typing import Any
 
+from adapters.redis.replication import ReplicationWatch
 from application.bridge import BridgeService
 from application.ports import StreamStore
 from eventbridge.bridge_http import build_app, serving
 from eventbridge.container import Application
 from eventbridge.gc_tuning import gc_tuned
-from eventbridge.health import readiness
+from eventbridge.health import Replication, readiness
 from eventbridge.redis_eviction import EvictionWatch
 from eventbridge.settings import EventBridgeSettings
 from eventbridge.wiring.bridge import BridgeResource
@@ -28,12 +29,21 @@ class _Running:
         self.bridge: BridgeService | None = None
         self.store: StreamStore | None = None
         self.eviction: EvictionWatch | None = None
+        self.replication: ReplicationWatch | None = None
 
     async def readiness(self) -> tuple[bool, dict[str, Any]]:
+        replication = None
+        if self.replication is not None:
+            replication = Replication(
+                min_replicas=self.replication.min_replicas,
+                timeout_ms=self.replication.timeout_ms,
+                masters=await self.replication.masters(),
+            )
         return await readiness(
             self.bridge.health() if self.bridge is not None else None,
             self.store,
             evicting=await self.eviction.evicting() if self.eviction is not None else None,
+            replication=replication,
             no_assignment_grace_s=self.settings.bridge.no_assignment_grace_s,
             stall_s=self.settings.bridge.stall_s,
             service=self.settings.metrics.service_name,
@@ -71,6 +81,7 @@ async def run_bridge(
             running.store = await resolved(app_container.bridge.stream_store())
             redis_client = await resolved(app_container.bridge.redis_client())
             running.eviction = EvictionWatch(redis_client, settings.redis)
+            running.replication = ReplicationWatch(redis_client, settings.redis)
             running.bridge = bridge
             log.info(
                 "bridge started",

@@ -123,6 +123,19 @@ def redis_problems(r: RedisSettings) -> Iterator[Problem]:
             )
     if _GLOB.search(r.sse_prefix):
         yield ("redis", "sse_prefix"), "must not hold * ? [ ] \\ (it is part of a pattern)"
+    yield from replication_problems(r)
+
+
+# -- durable acknowledgement (redis.min_replicas, redis.replica_timeout_ms) -------------------
+def replication_problems(r: RedisSettings) -> Iterator[Problem]:
+    """WAIT holds the write's connection for up to `replica_timeout_ms`: a socket that gives up
+    sooner turns every slow confirmation into a connection error."""
+    if r.min_replicas and r.replica_timeout_ms >= r.socket_timeout_s * 1000:
+        yield (
+            ("redis", "replica_timeout_ms"),
+            f"must be below redis.socket_timeout_s ({r.socket_timeout_s} s): the socket would"
+            " time out while WAIT still waits for the replicas",
+        )
 
 
 def redis_url_problem(url: str, *, cluster: bool) -> str | None:

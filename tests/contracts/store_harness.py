@@ -117,7 +117,7 @@ async def fake_store(
     yield StoreHarness(store, store, clock)
 
 
-def real_store_factory(redis_url: str, unique: str) -> StoreFactory:
+def real_store_factory(redis_url: str, unique: str, *, cluster: bool = False) -> StoreFactory:
     @asynccontextmanager
     async def real_store(
         *,
@@ -129,6 +129,7 @@ def real_store_factory(redis_url: str, unique: str) -> StoreFactory:
         url = f"redis://127.0.0.1:{free_port()}/0" if down else redis_url
         settings = RedisSettings(
             url=url,
+            cluster=cluster,
             sse_prefix=f"t{unique}:user:",
             session_prefix=f"t{unique}:session:",
             dedup_window=dedup_window,
@@ -149,11 +150,16 @@ def real_store_factory(redis_url: str, unique: str) -> StoreFactory:
     params=[
         pytest.param("fake", marks=pytest.mark.unit),
         pytest.param("redis", marks=pytest.mark.integration),
+        # The local 3+3 Redis Cluster: one script call per hash slot, pipelined per master.
+        pytest.param("real-cluster", marks=pytest.mark.topology),
     ]
 )
 def stores(request: pytest.FixtureRequest, unique: str) -> StoreFactory:
     """Opens the store under test (`async with stores(**settings) as h`)."""
     if request.param == "fake":
         return fake_store
+    if request.param == "real-cluster":
+        cluster = request.getfixturevalue("redis_cluster")
+        return real_store_factory(cluster.url, unique, cluster=True)
     services = request.getfixturevalue("real_services")
-    return real_store_factory(services.redis_url, unique)
+    return real_store_factory(services.redis_url, unique, cluster=services.redis_cluster)

@@ -32,3 +32,17 @@ class RedisSettings(BaseModel):
         "noeviction), which breaks exactly-once, resume and session routing under memory "
         "pressure; refused at start otherwise",
     )
+    # Durable acknowledgement (SPEC §7, §14): each write is followed by WAIT on its connection.
+    min_replicas: int = Field(
+        default=0,
+        ge=0,
+        le=100,
+        description="Replicas that must confirm each write (WAIT) before its offsets may be "
+        "committed; 0: the master's acknowledgement is enough (asynchronous replication)",
+    )
+    replica_timeout_ms: int = Field(
+        default=250,
+        ge=1,
+        description="How long one write's WAIT waits for redis.min_replicas replicas; "
+        "fewer by then is a failed write (retried, counted by the breaker)",
+    )

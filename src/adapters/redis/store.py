@@ -6,9 +6,11 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any, cast
 
 from redis import exceptions as rx
+from redis.crc import key_slot
 
 from adapters.redis.client import store_errors
 from adapters.redis.keys import RedisKeys
+from adapters.redis.script_calls import ScriptCalls
 from adapters.redis.scripts import PUBLISH, Script, pack_event
 from adapters.redis.settings import RedisSettings
 from application.ports import OwnerAnswer, PublishResult
@@ -22,10 +24,10 @@ class RedisStreamStore:
         self._client = client
         self._settings = settings
         self._keys = RedisKeys(settings.sse_prefix, settings.session_prefix, settings.ticket_prefix)
-        self._script = Script(PUBLISH)
+        self._calls = ScriptCalls(client, Script(PUBLISH), settings)
 
     async def publish(self, messages: Sequence[SseMessage]) -> list[PublishResult]:
-        """One script call for the batch (one per user and per owner on a Cluster). A user whose
+        """One script call for the batch (one per hash slot on a Cluster). A user whose
         keys Redis refuses to write gets its messages back `refused` instead of failing the
         batch for everyone, forever: the script answers "!" for a user key that holds another
         type (WRONGTYPE), and a call the ACL refuses for a key (NOPERM, checked before it runs,
@@ -45,7 +47,7 @@ class RedisStreamStore:
         groups = [[messages[i] for i in at] for at in by_user.values()]
         with store_errors():
             if self._settings.cluster:
-                per_user, answers = await self._apart(groups, owners)
+                per_user, answers = await self._by_slot(groups, owners)
             else:
                 per_user, answers = await self._together(groups, owners)
         held = {
@@ -77,13 +79,47 @@ class RedisStreamStore:
         [reply] = await self._send([self._call(groups, owners)])
         if _refusal(reply) is not None:
             return await self._apart(groups, owners)
-        values = _decoded(reply)
-        per_user: list[list[str] | str] = []
-        at = 0
-        for group in groups:
-            per_user.append(values[at : at + len(group)])
-            at += len(group)
-        return per_user, list(values[at:])
+        return _split(_decoded(reply), [len(g) for g in groups], len(owners))
+
+    async def _by_slot(
+        self, groups: list[list[SseMessage]], owners: dict[str, str]
+    ) -> tuple[list[list[str] | str], list[str | None]]:
+        """A Cluster: one call per hash slot, for the users and owner keys in it (a script's
+        keys must share a slot), pipelined per master; a slot whose call Redis refuses (an
+        ACL NOPERM on a key, checked before it runs) has its users and owners sent apart."""
+        keys = self._keys
+        slots: dict[int, tuple[list[int], list[str]]] = {}
+        for index, group in enumerate(groups):
+            slot = key_slot(keys.stream(group[0].user_id).encode())
+            slots.setdefault(slot, ([], []))[0].append(index)
+        for session in owners:
+            slots.setdefault(key_slot(keys.owner(session).encode()), ([], []))[1].append(session)
+        calls = [
+            self._call([groups[i] for i in users], {s: owners[s] for s in sessions})
+            for users, sessions in slots.values()
+        ]
+        replies = await self._send(calls)
+        per_user: list[list[str] | str | None] = [None] * len(groups)
+        answers: dict[str, str | None] = {}
+        again_users: list[int] = []
+        again_owners: list[str] = []
+        for (users, sessions), reply in zip(slots.values(), replies, strict=True):
+            if _refusal(reply) is not None:
+                again_users += users
+                again_owners += sessions
+                continue
+            values = _split(_decoded(reply), [len(groups[i]) for i in users], len(sessions))
+            for index, value in zip(users, values[0], strict=True):
+                per_user[index] = value
+            answers.update(zip(sessions, values[1], strict=True))
+        if again_users or again_owners:
+            apart_users, apart_answers = await self._apart(
+                [groups[i] for i in again_users], {s: owners[s] for s in again_owners}
+            )
+            for index, value in zip(again_users, apart_users, strict=True):
+                per_user[index] = value
+            answers.update(zip(again_owners, apart_answers, strict=True))
+        return cast(list[list[str] | str], per_user), [answers[s] for s in owners]
 
     async def _apart(
         self, groups: list[list[SseMessage]], owners: dict[str, str]
@@ -137,22 +173,14 @@ class RedisStreamStore:
         return keys, args
 
     async def _send(self, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
-        """The replies of one pipeline of script calls; a refusal of a user's keys is left in
-        its place, any other error is raised (the batch is then retried whole)."""
-        for attempt in (1, 2):
-            pipe = self._client.pipeline(transaction=False)
-            for keys, args in calls:
-                self._script.queue(pipe, keys, args)
-            replies: list[Any] = await pipe.execute(raise_on_error=False)
-            if attempt == 1 and any(isinstance(r, rx.NoScriptError) for r in replies):
-                # A restarted Redis forgot the script; the batch is idempotent, so send it again.
-                await self._script.load(self._client)
-                continue
-            for reply in replies:
-                if isinstance(reply, Exception) and _refusal(reply) is None:
-                    raise reply
-            return replies
-        raise AssertionError("unreachable")
+        """The replies of the script calls (one round trip per node, each node's writes then
+        confirmed by WAIT when `min_replicas`); a refusal of a user's keys is left in its
+        place, any other error is raised (the batch is then retried whole)."""
+        replies = await self._calls.send(calls)
+        for reply in replies:
+            if isinstance(reply, Exception) and _refusal(reply) is None:
+                raise reply
+        return replies
 
     async def owners(
         self, session_ids: Collection[str], claims: Mapping[str, str] | None = None
@@ -211,3 +239,17 @@ def _refused(value: str) -> str | None:
 
 def _decoded(reply: Any) -> list[str]:
     return [value.decode("utf-8", "replace") for value in reply]
+
+
+def _split(
+    values: list[str], sizes: list[int], owners: int
+) -> tuple[list[list[str] | str], list[str | None]]:
+    """One call's results: the entry ids of each user (`sizes` events each), then one
+    answer per owner key."""
+    per_user: list[list[str] | str] = []
+    at = 0
+    for size in sizes:
+        per_user.append(values[at : at + size])
+        at += size
+    answers: list[str | None] = list(values[at : at + owners])
+    return per_user, answers

@@ -177,6 +177,12 @@ class OtelTelemetry:
             "{record}",
             "Fetched records kept for a retry (bounded by bridge.max_backlog_records)",
         )
+        meter.create_observable_counter(
+            "eventbridge_redis_replica_shortfalls",
+            [self._observe(lambda h: h.replica_shortfalls)],
+            "{write}",
+            "Writes Redis took but fewer than redis.min_replicas replicas confirmed (WAIT)",
+        )
         meter.create_observable_gauge(
             "eventbridge_backlog_bytes",
             [self._observe(lambda h: h.backlog_bytes)],

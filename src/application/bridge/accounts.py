@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from application.bridge.backlog import Backlog
 from application.bridge.bookkeeping import book, log_fields
 from application.bridge.writes import Write
-from application.ports import BatchReport, Clock, StoreUnavailable, Telemetry
+from application.ports import BatchReport, Clock, ReplicasShort, StoreUnavailable, Telemetry
 from application.triage import Triager
 from domain.breaker import CircuitBreaker, Transition
 from domain.model import Record
@@ -46,6 +46,9 @@ class Accounts:
         # finished a record or had nothing waiting, and the dead-letter failure that holds it.
         self.moved_at = clock.monotonic()
         self.dead_letters_error: str | None = None
+        # Writes too few replicas confirmed (WAIT), and the last one while no write since was.
+        self.replica_shortfalls = 0
+        self.replica_shortfall: str | None = None
 
     def book(self, write: Write) -> bool:
         """Account for a finished write; True when its whole batch is finished, False when
@@ -60,6 +63,7 @@ class Accounts:
             write.trace.succeeded(write.traced_results(results))
             self._triager.published(write.triage.deliver, [r.owner for r in results])
             self.publish_ok += 1
+            self.replica_shortfall = None  # confirmed (or no replicas asked for)
             self.note(self._breaker.record_success(self._clock.monotonic()))
         letters_error = write.dead_letter_error
         if letters_error is not None:
@@ -80,7 +84,11 @@ class Accounts:
         return True
 
     def store_failed(self, exc: StoreUnavailable, *, retry: bool) -> None:
-        """Redis failed a call: the breaker counts it and a retry wait starts."""
+        """Redis failed a call (or too few replicas confirmed a write): the breaker counts it
+        and a retry wait starts."""
+        if isinstance(exc, ReplicasShort):
+            self.replica_shortfalls += 1
+            self.replica_shortfall = str(exc)[:500]
         self.note(self._breaker.record_failure(self._clock.monotonic()))
         self.publish_failed += 1
         self._backlog.failed(retry=retry)

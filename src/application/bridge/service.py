@@ -125,6 +125,8 @@ class BridgeService:
             backlog_bytes=self._backlog.bytes,
             stalled_s=now - self._accounts.moved_at if waiting else 0.0,
             dead_letters_error=self._accounts.dead_letters_error,
+            replica_shortfalls=self._accounts.replica_shortfalls,
+            replica_shortfall=self._accounts.replica_shortfall,
         )
 
     async def run(self, stop: asyncio.Event, *, max_steps: int | None = None) -> None:
