@@ -29,7 +29,7 @@ def _durable_acks() -> bool:
     return "min_replicas" in RedisSettings.model_fields
 
 
-def test_a_cluster_load_run_through_a_bridge_gateway_and_broker_kill_loses_nothing(
+def test_a_cluster_load_run_through_its_fault_schedule_loses_nothing(
     kafka_cluster: LocalKafkaCluster,
     redis_cluster: LocalRedisCluster,
     tmp_path: Path,
