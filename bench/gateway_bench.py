@@ -56,6 +56,7 @@ class Run:
     cpu_share: float
     drained: int
     drain_s: float
+    load1: float  # the machine's 1-minute load average as the events were written
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,7 @@ async def measure(
     while len(latencies) < sent and time.monotonic() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.05)  # waiting for the last deliveries with a deadline
     cpu, wall = cpu_s(pid) - cpu0, time.monotonic() - w0
+    load1 = os.getloadavg()[0]
     ms = sorted(x * 1000 for x in latencies)
     q = statistics.quantiles(ms, n=100) if len(ms) > 1 else [float("nan")] * 99
     # Graceful drain with every connection open: SIGTERM, then each stream must end.
@@ -177,6 +179,7 @@ async def measure(
         cpu_share=cpu / wall,
         drained=drained,
         drain_s=time.monotonic() - started,
+        load1=load1,
     )
 
 
@@ -187,7 +190,7 @@ def show(name: str, run: Run) -> None:
         f"write -> client p50 {run.p50_ms:.2f} ms, p99 {run.p99_ms:.2f} ms, max "
         f"{run.max_ms:.1f} ms; gateway CPU {run.cpu_us_per_event:.0f} us/event "
         f"({run.cpu_share * 100:.0f}% of a core); drain {run.drained}/{run.opened} "
-        f"in {run.drain_s:.1f}s"
+        f"in {run.drain_s:.1f}s; load average (1 min) {run.load1:.2f}"
     )
 
 

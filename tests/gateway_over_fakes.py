@@ -71,13 +71,19 @@ class Client:
 class FakeGateway:
     """One gateway process over fakes; time moves only with `clock.advance`."""
 
-    def __init__(self, *, streams: FakeStreamReader | None = None, **policy: Any) -> None:
+    def __init__(
+        self,
+        *,
+        streams: FakeStreamReader | None = None,
+        leases: FakeLeases | None = None,
+        **policy: Any,
+    ) -> None:
         lease = {k: policy.pop(k) for k in ("limit", "lease_s") if k in policy}
         self.clock = FakeClock(sleeps_wait=True)
         self.streams = streams or FakeStreamReader(maxlen=policy.pop("maxlen", 1000))
         self.notifications = FakeNotifications()
         self.lease_policy = LeasePolicy(**lease)
-        self.leases = FakeLeases(self.lease_policy)
+        self.leases = leases or FakeLeases(self.lease_policy)
         self.tickets = FakeTickets(self.clock)
         self.telemetry = FakeGatewayTelemetry()
         self.service = GatewayService(

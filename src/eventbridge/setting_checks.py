@@ -198,3 +198,27 @@ def gateway_problems(g: GatewaySettings, a: AuthSettings) -> Iterator[Problem]:
             ("gateway", "demo_enabled"),
             f"needs an HS* auth.algorithm to mint its dev tokens, not {a.algorithm}",
         )
+
+
+# -- The gateway's send buffers in bytes (issue 12) ----------------------------------------------
+
+# What a largest event adds once it is framed (id, event type, SSE field names): see
+# application/gateway/frames.py.
+_FRAMING_BYTES = 1024
+
+
+def send_buffer_problems(g: GatewaySettings, max_data_bytes: int) -> Iterator[Problem]:
+    """A connection's bytes must hold the largest event the bridge lets through, or it could
+    never be sent; the process's bound, when set, at least one connection's."""
+    least = max_data_bytes + _FRAMING_BYTES
+    if g.send_buffer_bytes < least:
+        yield (
+            ("gateway", "send_buffer_bytes"),
+            f"must be at least filter.max_data_bytes + {_FRAMING_BYTES} ({least}): the largest "
+            "event would never fit a connection's buffer",
+        )
+    if 0 < g.send_buffer_total_bytes < g.send_buffer_bytes:
+        yield (
+            ("gateway", "send_buffer_total_bytes"),
+            f"must be 0 (no bound) or at least gateway.send_buffer_bytes ({g.send_buffer_bytes})",
+        )

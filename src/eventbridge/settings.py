@@ -26,6 +26,7 @@ from eventbridge.setting_checks import (
     kafka_problems,
     not_finite,
     redis_problems,
+    send_buffer_problems,
     serving_problems,
     whitelist_problems,
 )
@@ -161,6 +162,7 @@ class EventBridgeSettings(BaseSettings):
             *whitelist_problems(self.filter.whitelist),
             *auth_problems(self.auth),
             *gateway_problems(self.gateway, self.auth),
+            *send_buffer_problems(self.gateway, self.filter.max_data_bytes),
         ]
         if found:
             # Raised as a ValidationError of its own (pydantic-core passes it through), so each

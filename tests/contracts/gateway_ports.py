@@ -13,8 +13,10 @@ from typing import Any
 import pytest
 
 from adapters.redis.client import open_client
+from adapters.redis.cluster_nodes import ClusterPing, cluster_ping
 from adapters.redis.keys import RedisKeys
 from adapters.redis.leases import RedisLeases
+from adapters.redis.node_connections import NodeConnector
 from adapters.redis.settings import RedisSettings
 from adapters.redis.store import RedisStreamStore
 from adapters.redis.stream_reader import RedisStreamReader
@@ -35,8 +37,9 @@ def redis_settings(request: pytest.FixtureRequest, **values: Any) -> RedisSettin
     unique = uuid.uuid4().hex[:10]
     if getattr(request, "param", None) == "real-cluster":
         url, cluster = request.getfixturevalue("redis_cluster").url, True
-    else:
-        url, cluster = request.getfixturevalue("real_services").redis_url, False
+    else:  # the session's Redis, whichever topology EVENTBRIDGE_TOPOLOGY chose
+        provided = request.getfixturevalue("real_services")
+        url, cluster = provided.redis_url, provided.redis_cluster
     values.setdefault("cluster", cluster)
     return RedisSettings(
         url=url,
@@ -120,10 +123,18 @@ async def _real_streams(settings: RedisSettings) -> AsyncIterator[Streams]:
 
         @asynccontextmanager
         async def down() -> AsyncIterator[StreamReader]:
-            async with open_client(unreachable(), "gateway") as dead:
-                yield RedisStreamReader(client=dead, keys=keys)
+            gone = unreachable()
+            async with open_client(gone, "gateway") as dead:
+                health = ClusterPing(NodeConnector(gone)) if settings.cluster else None
+                yield RedisStreamReader(
+                    client=dead, keys=keys, cluster=settings.cluster, health=health
+                )
 
-        reader = RedisStreamReader(client=client, keys=keys, cluster=settings.cluster)
+        # As the gateway is wired: on a Cluster, `ping` is every slot's master answering.
+        health = cluster_ping(settings, NodeConnector(settings))
+        reader = RedisStreamReader(
+            client=client, keys=keys, cluster=settings.cluster, health=health
+        )
         yield Streams(reader, write, expire, down)
 
 

@@ -57,6 +57,9 @@ def notifications_factory(request: pytest.FixtureRequest) -> Factory:
         cluster = request.getfixturevalue("redis_cluster")
         settings = settings.model_copy(update={"url": cluster.url, "cluster": True})
         nodes = cluster.startup_nodes
+    elif settings.cluster:  # "real" on a session whose topology is a Cluster
+        local = request.getfixturevalue("real_services").redis_local_cluster
+        nodes = local.startup_nodes if local is not None else []
     return lambda: _real(settings, nodes)
 
 

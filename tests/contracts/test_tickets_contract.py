@@ -15,7 +15,7 @@ pytestmark = pytest.mark.timeout(60)
 ALICE = Principal("alice@x.io", 1_900_000_123.25)
 
 
-@pytest.fixture(params=["fake", "real"])
+@pytest.fixture(params=["fake", "real", "real-cluster"])
 def tickets(request: pytest.FixtureRequest) -> Factory:
     return tickets_factory(request)
 

@@ -90,6 +90,7 @@ def _readiness_body(r: Readiness) -> dict[str, Any]:
     return {
         "status": "ready" if r.ready else "unavailable",
         "redis": "up" if r.redis else "down",
+        **({"redis_error": r.redis_error} if r.redis_error is not None else {}),
         "subscription": "up" if r.subscribed else "down",
         "tasks": {name: "up" if up else "down" for name, up in r.tasks.items()},
         "draining": r.draining,

@@ -39,6 +39,18 @@ class GatewaySettings(BaseModel):
     max_connections_per_user: int = Field(default=5, ge=1)
     lease_s: float = Field(default=45.0, gt=0)
     send_buffer: int = Field(default=256, ge=1, description="Messages queued per connection")
+    send_buffer_bytes: int = Field(
+        default=262_144,
+        ge=4096,
+        description="Bytes a connection may hold, queued or being written (a client that leaves "
+        "them unread for slow_client_s is cut off)",
+    )
+    send_buffer_total_bytes: int = Field(
+        default=268_435_456,
+        ge=0,
+        description="Bytes all connections may hold together (0: no bound); past it, a "
+        "connection that is behind waits as if its own buffer were full",
+    )
     history_max: int = Field(default=1000, ge=0)
     replay_page: int = Field(default=500, ge=1)
     drain_s: float = Field(default=5.0, ge=0)

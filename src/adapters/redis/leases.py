@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from adapters.redis.client import store_errors
+from adapters.redis.cluster_calls import per_key
 from adapters.redis.keys import RedisKeys
 from application.gateway.ports import LeaseRefused
 from domain.gateway.leases import LeasePolicy
@@ -87,7 +88,9 @@ class RedisLeases:
         since must not get its lease back, or its user is refused for up to `lease_s`.
 
         A chunk is one RENEW call on a single node; on a Cluster (a call's keys must share a
-        slot, a chunk's users do not) a pipeline of `ZADD XX` + `PEXPIRE` per lease."""
+        slot, a chunk's users do not) a pipeline of one RENEW call per lease, each sent to its
+        slot's node: one command per lease where `ZADD XX` + `PEXPIRE` were two, the Cluster
+        pipeline's Python costing per command."""
         expiry, lease_ms = self._policy.expiry_ms(now), self._policy.lease_ms
         conns = self._keys.conns
         for start in range(0, len(leases), chunk):
@@ -99,12 +102,8 @@ class RedisLeases:
                         args=[expiry, lease_ms, *(c for _, c in part)],
                     )
                 else:
-                    pipe = self._client.pipeline(transaction=False)
-                    for user, conn_id in part:
-                        key = conns(user)
-                        pipe.execute_command("ZADD", key, "XX", expiry, conn_id)
-                        pipe.execute_command("PEXPIRE", key, lease_ms)
-                    await pipe.execute()
+                    calls = [(conns(u), (expiry, lease_ms, c)) for u, c in part]
+                    await per_key(self._client, self._renew, calls)
             await asyncio.sleep(0)  # let live deliveries run between chunks
 
     async def release(self, user: str, conn_id: str) -> None:

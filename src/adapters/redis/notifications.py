@@ -151,9 +151,12 @@ class RedisNotifications:
             await node.send([self._wanted[u] for u in placed], leaving.pop(node, []))
         for node, channels in leaving.items():
             await node.send([], channels)
-        if self._adding:
+        # Users followed while this pass awaited are the next pass's (`_changed` is set): only
+        # those whose slot no master serves are a failure.
+        homeless = [u for u in self._adding if self._shards.owner(self._wanted[u]) is None]
+        if homeless:
             raise StoreUnavailable(
-                f"Redis unavailable: {len(self._adding)} notification channels have no node "
+                f"Redis unavailable: {len(homeless)} notification channels have no node "
                 "serving their slot",
                 retriable=True,
             )

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 
-from adapters.redis.client import LIBRARY_ERRORS, store_errors
+from adapters.redis.cluster_nodes import read_slot_map
 from adapters.redis.node_connections import Address, NodeConnector
 from adapters.redis.shard_subscriber import ShardEvents, ShardSubscriber
 from adapters.redis.slot_map import SlotMap
@@ -57,21 +56,7 @@ class ShardNodes:
         self.stale = False
 
     async def _read_slots(self) -> SlotMap:
-        known = [self._connector.seed, *(self._slots.masters if self._slots else ())]
-        error = StoreUnavailable("Redis unavailable: no Cluster node to ask", retriable=True)
-        for address in dict.fromkeys(known):
-            conn = self._connector(address)
-            try:
-                with store_errors():
-                    await conn.connect()  # type: ignore[no-untyped-call]
-                    await conn.send_command("CLUSTER", "SLOTS", check_health=False)
-                    return SlotMap(await conn.read_response(), address)
-            except StoreUnavailable as exc:
-                error = exc
-            finally:
-                with contextlib.suppress(*LIBRARY_ERRORS):
-                    await conn.disconnect(nowait=True)
-        raise error
+        return await read_slot_map(self._connector, self._slots.masters if self._slots else ())
 
     async def node(self, address: Address) -> ShardSubscriber:
         node = self._nodes.get(address)

@@ -23,6 +23,11 @@ class SlotMap:
             self._owner[int(start) : int(end) + 1] = [address] * (int(end) - int(start) + 1)
 
     @property
+    def uncovered(self) -> int:
+        """How many slots no master serves right now."""
+        return self._owner.count(None)
+
+    @property
     def masters(self) -> set[Address]:
         return {a for a in self._owner if a is not None}
 

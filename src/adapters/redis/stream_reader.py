@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
 from redis import exceptions as rx
 
 from adapters.redis.client import store_errors
+from adapters.redis.cluster_calls import per_key
 from adapters.redis.keys import RedisKeys
 from domain.gateway.entries import Entry
 from domain.gateway.resume import StreamFacts, WindowFacts
@@ -43,10 +44,20 @@ def _id_or_zero(value: Any) -> StreamId:
 class RedisStreamReader:
     """The StreamReader port on `sse:user:{u}:stream` and its `ids` window."""
 
-    def __init__(self, *, client: Any, keys: RedisKeys, cluster: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        client: Any,
+        keys: RedisKeys,
+        cluster: bool = False,
+        health: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """`health`: what `ping` asks instead of one node's PING (on a Cluster: ClusterPing,
+        every slot's master)."""
         self._client = client
         self._keys = keys
         self._cluster = cluster
+        self._health = health
         self._last_ids = client.register_script(LAST_IDS)
 
     async def read_after(self, user: str, cursor: str, count: int) -> list[Entry]:
@@ -101,8 +112,8 @@ class RedisStreamReader:
 
     async def last_ids(self, users: Collection[str]) -> dict[str, StreamId | None]:
         """One LAST_IDS call on a single node. On a Cluster (one call's keys must share a slot)
-        a pipeline of `XREVRANGE stream + - COUNT 1` per user, which the Cluster client sends
-        to each slot's node."""
+        a pipeline of one LAST_IDS call per user, which the Cluster client sends to each slot's
+        node: only the id comes back, never the newest entry's data."""
         wanted = list(users)
         if not wanted:
             return {}
@@ -111,12 +122,13 @@ class RedisStreamReader:
             if not self._cluster:
                 ids = await self._last_ids(keys=keys)
             else:
-                pipe = self._client.pipeline(transaction=False)
-                for key in keys:
-                    pipe.xrevrange(key, "+", "-", count=1)
-                ids = [newest[0][0] if newest else None for newest in await pipe.execute()]
+                replies = await per_key(self._client, self._last_ids, [(k, ()) for k in keys])
+                ids = [reply[0] for reply in replies]
         return {u: parse_id(i) if i else None for u, i in zip(wanted, ids, strict=True)}
 
     async def ping(self) -> None:
+        if self._health is not None:
+            await self._health()
+            return
         with store_errors():
             await self._client.ping()

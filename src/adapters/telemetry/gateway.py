@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
 
 from adapters.telemetry.otel import end_to_end_histogram, hop_histogram
-from application.gateway.counts import GatewayCounts
+from application.gateway.counts import BUFFER_BOUNDS, GatewayCounts
 from application.gateway.ports import BACKGROUND_TASKS, CLOSE_REASONS
 from domain.gateway.notices import NoticeKind
 
@@ -54,6 +54,19 @@ class OtelGatewayTelemetry:
             "{notification}",
             "Notifications received for a connection (direct, read) or for none (ignored), by kind",
         )
+        meter.create_observable_counter(
+            "eventbridge_gateway_slow_client_cuts",
+            [self._observe_cuts],
+            "{connection}",
+            "Slow clients cut off, by the bound their buffer was full at: messages, bytes (the "
+            "connection's), process_bytes (all connections')",
+        )
+        meter.create_observable_gauge(
+            "eventbridge_gateway_buffered_bytes",
+            [lambda _: [Observation(self._counts.buffered_bytes)]],
+            "By",
+            "Bytes every connection holds now, queued or being written",
+        )
         self._connections.add(0)
         for reason in CLOSE_REASONS:  # preset at zero
             self._disconnects.add(0, {"reason": reason})
@@ -81,6 +94,10 @@ class OtelGatewayTelemetry:
 
     def watch(self, counts: GatewayCounts) -> None:
         self._counts = counts
+
+    def _observe_cuts(self, _: CallbackOptions) -> Iterable[Observation]:
+        cuts = self._counts.cuts
+        return [Observation(cuts.get(bound, 0), {"bound": bound}) for bound in BUFFER_BOUNDS]
 
     def _observe_notices(self, _: CallbackOptions) -> Iterable[Observation]:
         notices = self._counts.notices

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from application.gateway.counts import GatewayCounts, Sampler
-from application.gateway.outbox import HEARTBEAT, Cut, Frame, Outbox, Reset, Retry
+from application.gateway.outbox import HEARTBEAT, Bounds, Cut, Frame, Outbox, Reset, Retry
 from application.gateway.ports import CloseReason, GatewayTelemetry, Leases, StreamReader
 from application.gateway.signal import Signal
 from application.gateway.start import Start
@@ -33,8 +33,7 @@ class ConnectionDeps:
     clock: Clock
     unregister: Callable[[Connection], None]
     retry_ms: int
-    send_buffer: int
-    slow_client_s: float
+    bounds: Bounds
     page: int
 
 
@@ -73,12 +72,7 @@ class Connection:
         self._wake = Signal()
         self._idle = False  # the follow loop waits for a wake-up: no read is running or due
         self._beaten = -1  # frames queued as of the last tick
-        self.outbox = Outbox(
-            capacity=deps.send_buffer,
-            slow_client_s=deps.slow_client_s,
-            deadline=deadline,
-            clock=deps.clock,
-        )
+        self.outbox = Outbox(bounds=deps.bounds, deadline=deadline, clock=deps.clock)
 
     @property
     def reason(self) -> CloseReason | None:
@@ -137,6 +131,7 @@ class Connection:
                 await self._finish(writer, end)
             writer.cancel()
             await asyncio.gather(writer, return_exceptions=True)
+            self.outbox.discard()
             await self._closed()
 
     async def _follow_until_closed(self) -> None:
@@ -178,11 +173,14 @@ class Connection:
                 await self._catch_up()
 
     async def _catch_up(self) -> None:
-        page, read = self._deps.page, self._deps.reader.read_after
-        while self.outbox.reason is None:
-            entries = await read(self.user_id, self._cursor, page)
+        """Read after the cursor until the stream is caught up, each read sized to the room the
+        outbox has (a connection behind on large events holds a few of them, not a page)."""
+        page, read, outbox = self._deps.page, self._deps.reader.read_after, self.outbox
+        while outbox.reason is None:
+            count = outbox.read_count(page)
+            entries = await read(self.user_id, self._cursor, count)
             await self._deliver(entries)
-            if len(entries) < page:
+            if len(entries) < count:
                 return
 
     async def _deliver(self, entries: Sequence[Entry]) -> None:
@@ -198,6 +196,7 @@ class Connection:
             if frames:
                 await write(frames)
                 self._sent(frames)
+            self.outbox.done()
             if last:
                 return
 
@@ -219,7 +218,7 @@ class Connection:
             return
         clock = self._deps.clock
         try:
-            async with clock.deadline(clock.monotonic() + self._deps.slow_client_s):
+            async with clock.deadline(clock.monotonic() + self._deps.bounds.slow_client_s):
                 await asyncio.shield(writer)
                 await end()
         except (TimeoutError, OSError):

@@ -6,14 +6,21 @@ from dataclasses import dataclass, field
 
 from domain.gateway.notices import NoticeKind
 
+# What made a slow client's buffer full when it was cut off (a bounded metric label): its
+# message count, its bytes, or the process's bytes over all connections.
+BUFFER_BOUNDS = ("messages", "bytes", "process_bytes")
+
 
 @dataclass(slots=True)
 class GatewayCounts:
-    """Events written to connections, and notifications by what became of them (NoticeKind);
-    running totals since start."""
+    """Events written to connections, notifications by what became of them (NoticeKind) and
+    slow clients cut off by the bound that was full (BUFFER_BOUNDS): running totals since start;
+    `buffered_bytes`: what every connection holds now (queued, or handed to its writer)."""
 
     sent: int = 0
     notices: dict[str, int] = field(default_factory=lambda: dict.fromkeys(NoticeKind, 0))
+    cuts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(BUFFER_BOUNDS, 0))
+    buffered_bytes: int = 0
 
 
 class Sampler:

@@ -15,6 +15,7 @@ class Readiness:
     tasks: dict[str, bool]
     draining: bool
     connections: int
+    redis_error: str | None = None  # why Redis counts as down (a Cluster: which master, slots)
 
     @property
     def ready(self) -> bool:

@@ -11,6 +11,7 @@ from application.gateway import start as starts
 from application.gateway.connection import Connection, ConnectionDeps
 from application.gateway.counts import GatewayCounts, Sampler
 from application.gateway.hub import ConnectionHub
+from application.gateway.outbox import Bounds
 from application.gateway.policy import GatewayPolicy
 from application.gateway.ports import (
     GatewayTelemetry,
@@ -68,8 +69,13 @@ class GatewayService:
             clock=clock,
             unregister=self.hub.unregister,
             retry_ms=policy.retry_ms,
-            send_buffer=policy.send_buffer,
-            slow_client_s=policy.slow_client_s,
+            bounds=Bounds(
+                messages=policy.send_buffer,
+                bytes=policy.send_buffer_bytes,
+                process_bytes=policy.send_buffer_total_bytes,
+                slow_client_s=policy.slow_client_s,
+                counts=self.counts,
+            ),
             page=policy.replay_page,
         )
         self.tickets = TicketDesk(
@@ -150,41 +156,53 @@ class GatewayService:
 
     async def _ticking(self) -> None:
         while True:
-            await self._clock.sleep(self._policy.heartbeat_s)  # the heartbeat period itself
-            await self.tick()
+            await self.tick(pace_s=self._policy.heartbeat_s)
 
     async def _renewing(self) -> None:
         every = self._lease_policy.renew_every_s(self._policy.heartbeat_s)
         while True:
-            await self._clock.sleep(every)  # a periodic duty, not waiting for a result
-            await self.renew()
+            await self.renew(pace_s=every)
 
-    async def tick(self, chunk: int = 100) -> None:
+    async def tick(self, chunk: int = 100, *, pace_s: float = 0.0) -> None:
         """One heartbeat: a comment to each connection, and a re-read for each connection
-        whose stream holds entries past its cursor (a lost notification costs one tick)."""
+        whose stream holds entries past its cursor (a lost notification costs one tick).
+        `pace_s` (the background loop): the chunks spread evenly over that many seconds, so
+        10,000 connections are not thousands of heartbeats and reads at once (a latency spike
+        for every event in flight); without it, one pass at once."""
         conns = list(self.hub.listeners())
+        paced = _Pace(self._clock, pace_s, -(-len(conns) // chunk))
         for at in range(0, len(conns), chunk):
+            # Small chunks and a wait before each: live deliveries interleave with a tick over
+            # thousands of connections instead of waiting behind all of it.
+            await paced.next()
             part = conns[at : at + chunk]
             for conn in part:
                 conn.beat()
             try:
                 newest = await self._reader.last_ids({c.user_id for c in part})
             except StoreUnavailable:
-                continue
+                newest = {}
             for conn in part:
                 if conn.behind(newest.get(conn.user_id)):
                     conn.wake()
-            # Small chunks and a yield between them: live deliveries interleave with a
-            # tick over thousands of connections instead of waiting behind all of it.
-            await asyncio.sleep(0)
+        await paced.rest()
 
-    async def renew(self) -> None:
-        """Extend the lease of every connection of this process."""
+    async def renew(self, chunk: int = 100, *, pace_s: float = 0.0) -> None:
+        """Extend the lease of every connection of this process (`pace_s`: spread over that
+        many seconds, as `tick`)."""
         leases = [(c.user_id, c.conn_id) for c in self.hub.listeners()]
-        try:
-            await self._leases.renew(leases, now=self._clock.unix())
-        except StoreUnavailable as exc:
-            log.warning("lease renewal failed", extra={"error": str(exc)})
+        paced = _Pace(self._clock, pace_s, -(-len(leases) // chunk))
+        failed: list[StoreUnavailable] = []
+        for at in range(0, max(len(leases), 1), chunk):  # the port is asked even for none
+            await paced.next()
+            try:
+                await self._leases.renew(leases[at : at + chunk], now=self._clock.unix())
+            except StoreUnavailable as exc:
+                failed.append(exc)
+        if failed:  # one line per pass, not per chunk
+            extra = {"error": str(failed[-1]), "chunks_failed": len(failed)}
+            log.warning("lease renewal failed", extra=extra)
+        await paced.rest()
 
     async def drain(self) -> None:
         """Refuse new streams and end the open ones (clients reconnect elsewhere)."""
@@ -204,14 +222,17 @@ class GatewayService:
                 await self.hub.idle.wait()
 
     async def readiness(self) -> Readiness:
-        clock, redis = self._clock, True
+        clock, error = self._clock, None
         try:
             async with clock.deadline(clock.monotonic() + 1.0):
                 await self._reader.ping()
-        except (StoreUnavailable, TimeoutError):
-            redis = False
+        except StoreUnavailable as exc:
+            error = str(exc)
+        except TimeoutError:
+            error = "Redis did not answer within 1 s"
         return Readiness(
-            redis=redis,
+            redis=error is None,
+            redis_error=error,
             subscribed=self._notifications.subscribed,
             tasks=self.supervisor.running,
             draining=self.draining,
@@ -221,3 +242,27 @@ class GatewayService:
     def liveness(self) -> TaskFailed | None:
         """None while alive; else the loop that was given up (the process is on its way out)."""
         return self.supervisor.failed
+
+
+class _Pace:
+    """`steps` steps spread evenly over `total_s` from now, step k due at k/steps of it, so the
+    last one ends the period (0: no wait, only a yield to the loop before each step);
+    `rest()` waits out what is left of `total_s` (all of it when there was no step)."""
+
+    def __init__(self, clock: Clock, total_s: float, steps: int) -> None:
+        self._clock, self._total_s, self._steps = clock, total_s, max(steps, 1)
+        self._start, self._done = clock.monotonic(), 0
+
+    async def next(self) -> None:
+        self._done += 1
+        if self._total_s <= 0:
+            await asyncio.sleep(0)
+            return
+        due = self._start + self._total_s * self._done / self._steps
+        # A periodic duty's own pacing, not a wait for a result.
+        await self._clock.sleep(max(0.0, due - self._clock.monotonic()))
+
+    async def rest(self) -> None:
+        if self._total_s > 0:
+            left = self._start + self._total_s - self._clock.monotonic()
+            await self._clock.sleep(max(0.0, left))

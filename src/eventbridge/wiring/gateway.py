@@ -8,6 +8,7 @@ from dependency_injector import containers, providers
 
 from adapters.gateway.app import build_app
 from adapters.gateway.auth import JwtAuthenticator
+from adapters.redis.cluster_nodes import cluster_ping
 from adapters.redis.keys import RedisKeys
 from adapters.redis.leases import RedisLeases
 from adapters.redis.node_connections import NodeConnector
@@ -53,11 +54,15 @@ class Gateway(containers.DeclarativeContainer):
         limit=settings.provided.gateway.max_connections_per_user,
         lease_s=settings.provided.gateway.lease_s,
     )
+    # Readiness on a Cluster: every slot's master answers (one node's PING says nothing of
+    # the others); on a single node the client's PING.
+    health = providers.Singleton(cluster_ping, settings.provided.redis, node_connector)
     stream_reader = providers.Singleton(
         RedisStreamReader,
         client=redis_client,
         keys=keys,
         cluster=settings.provided.redis.cluster,
+        health=health,
     )
     leases = providers.Singleton(
         RedisLeases,
@@ -86,6 +91,8 @@ class Gateway(containers.DeclarativeContainer):
             heartbeat_s=settings.provided.gateway.heartbeat_s,
             retry_ms=settings.provided.gateway.retry_ms,
             send_buffer=settings.provided.gateway.send_buffer,
+            send_buffer_bytes=settings.provided.gateway.send_buffer_bytes,
+            send_buffer_total_bytes=settings.provided.gateway.send_buffer_total_bytes,
             slow_client_s=settings.provided.gateway.slow_client_s,
             replay_page=settings.provided.gateway.replay_page,
             drain_s=settings.provided.gateway.drain_s,

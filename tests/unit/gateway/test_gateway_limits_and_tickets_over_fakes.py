@@ -156,8 +156,11 @@ def test_readiness_needs_redis_the_subscription_and_every_loop() -> None:
         ready = await gw.service.readiness()
         assert ready.ready, ready
         assert ready.tasks == {"subscription": True, "tick": True, "lease_renewal": True}
+        assert ready.redis_error is None
         gw.streams.available = False
-        assert not (await gw.service.readiness()).redis
+        down = await gw.service.readiness()
+        assert not down.redis
+        assert down.redis_error == "fake Redis is down"  # why, for /readyz to say
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         assert gw.service.liveness() is None

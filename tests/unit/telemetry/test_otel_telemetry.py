@@ -153,7 +153,7 @@ def test_no_label_can_carry_a_user_id(providers: TelemetryProviders) -> None:
     labels = label_names(scrape(providers))
     assert labels <= {
         "event_type", "reason", "from", "to", "stage", "state", "topic", "partition", "le", "hop",
-        "task", "kind", "service_name", "service_instance_id", "telemetry_sdk_language",
+        "task", "kind", "bound", "service_name", "service_instance_id", "telemetry_sdk_language",
         "telemetry_sdk_name", "telemetry_sdk_version",
     }  # fmt: skip
 
