@@ -5,94 +5,42 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import secrets
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 
-from simulator.genesis_model import TrafficConfig
+from simulator.load_costs import CpuMeter, children, stream_bytes_per_entry
+from simulator.load_faults import Injector, needs
+from simulator.load_fleet import Fleet, process_settings, running
+from simulator.load_plan import LoadPlan, add_load_arguments, add_python_argument, plan_from
 from simulator.load_procs import ServiceProcess
+from simulator.load_recovery import partitions_of, recoveries
 from simulator.load_report import LoadReport, build_report
 from simulator.load_sse import Follower, Receipt, mint_token
 from simulator.loop_lag import LoopLag, cyclic_gc_paused
-from simulator.processes import free_port
-from simulator.services import Services, services
+from simulator.services import Services, services, topology_from_env
 from simulator.topics import create_topics_async
-from simulator.traffic import Tally, produce_traffic, traffic_config
+from simulator.traffic import Tally, produce_traffic
 from simulator.verify import group_backlog, read_streams, read_topic, verify
 
+__all__ = [
+    "LoadPlan",
+    "LoadRun",
+    "add_load_arguments",
+    "add_python_argument",
+    "process_settings",
+    "run_load",
+    "running",
+]
+
 OUTAGE_S = 2.0  # how long redis-server stays down when --restart-redis-at is given
-
-
-@dataclass(frozen=True)
-class LoadPlan:
-    """A load run: the traffic, the outage if any, and where the report goes."""
-
-    traffic: TrafficConfig
-    restart_at_s: float | None
-    policy: str
-    partitions: int
-    cool_down_s: float
-    settle_s: float
-    png: Path | None
-    json: Path | None
-    workdir: Path | None
-    python: str | None = None  # the interpreter of the EventBridge processes (another checkout's)
-
-
-def plan_from(args: argparse.Namespace) -> LoadPlan:
-    return LoadPlan(
-        traffic=traffic_config(args, args.duration),
-        restart_at_s=args.restart_redis_at,
-        policy=args.policy,
-        partitions=args.partitions,
-        cool_down_s=args.cool_down,
-        settle_s=args.settle,
-        png=args.report,
-        json=args.json,
-        workdir=args.workdir,
-        python=args.eventbridge_python,
-    )
-
-
-def process_settings(svc: Services, unique: str, *, port: int, secret: str) -> dict[str, Any]:
-    """Settings of the bridge and gateway processes (`EVENTBRIDGE__...` env variables)."""
-    return {
-        "kafka": {
-            "bootstrap_servers": svc.kafka_bootstrap,
-            "topic": f"load-{unique}",
-            "group_id": f"eventbridge-load-{unique}",
-        },
-        "redis": {
-            "url": svc.redis_url,
-            "cluster": svc.redis_cluster,
-            "sse_prefix": f"load{unique}:user:",
-            "session_prefix": f"load{unique}:session:",
-            "ticket_prefix": f"load{unique}:ticket:",
-        },
-        "bridge": {"http_port": 0},
-        "gateway": {"host": "127.0.0.1", "port": port},
-        "auth": {"secret": secret},
-    }
-
-
-@contextmanager
-def running(*procs: ServiceProcess) -> Iterator[None]:
-    """Start each process; stop them all (SIGTERM, then SIGKILL) whatever happens."""
-    try:
-        for proc in procs:
-            proc.start()
-        yield
-    finally:
-        for proc in reversed(procs):
-            proc.terminate(grace_s=20)
 
 
 class LoadRun:
@@ -103,15 +51,11 @@ class LoadRun:
         self.svc = svc
         self.unique = secrets.token_hex(4)
         self.secret = secrets.token_urlsafe(32)
-        self.port = free_port()
-        self.settings = process_settings(svc, self.unique, port=self.port, secret=self.secret)
+        self.settings = process_settings(svc, self.unique, port=0, secret=self.secret)
         self.settings["circuit_breaker"] = {"policy": plan.policy, "cool_down_s": plan.cool_down_s}
         self.topic = self.settings["kafka"]["topic"]
-        self.bridge = ServiceProcess(
-            "bridge", self.settings, workdir / "bridge.log", python=plan.python
-        )
-        self.gateway = ServiceProcess(
-            "gateway", self.settings, workdir / "gateway.log", python=plan.python
+        self.fleet = Fleet(
+            self.settings, workdir, bridges=plan.bridges, gateways=plan.gateways, python=plan.python
         )
         self.metrics: dict[str, str] = {}  # each process's /metrics at the end of the traffic
         self.tally = Tally()
@@ -126,10 +70,38 @@ class LoadRun:
         ]
         for f in self.followers:
             f.on_receipt = self._took
+        prefix = self.settings["redis"]["sse_prefix"]
+        self.injector = Injector(
+            svc,
+            self.fleet,
+            topic=self.topic,
+            stream_key=lambda user: f"{prefix}{{{user}}}:stream",
+            followers=self.followers,
+            down_s=plan.down_s,
+            marks=self.marks,
+        )
+        self.t0 = 0.0  # wall clock when the traffic started
+        self.cpu = CpuMeter(self._roles)
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self.fleet.base_url
+
+    @property
+    def bridge(self) -> ServiceProcess:
+        return self.fleet.bridges[0]
+
+    def _roles(self) -> dict[str, list[int]]:
+        """The PIDs of every process of the run, by role, as they are now."""
+        local = self.svc.local_pids()
+        master = self.fleet.balancer.pid if self.fleet.balancer is not None else None
+        return {
+            **local,
+            "bridge": [b.pid for b in self.fleet.bridges if b.pid is not None],
+            "gateway": [g.pid for g in self.fleet.gateways if g.pid is not None],
+            "nginx": [master, *children(master)] if master else [],
+            "runner": [os.getpid()],
+        }
 
     def _took(self, receipt: Receipt) -> None:
         self.got.add(receipt.event_id)
@@ -137,25 +109,19 @@ class LoadRun:
     def run(self) -> LoadReport:
         topics = {self.topic: self.plan.partitions}
         asyncio.run(create_topics_async(self.svc.kafka_bootstrap, topics))
-        with running(self.bridge, self.gateway):
-            self.bridge.wait_logged("bridge started")
-            self.gateway.wait_http(f"{self.base_url}/livez")
+        try:
+            self.fleet.start()
             with cyclic_gc_paused():  # its full collections stalled the runner, not the product
                 asyncio.run(self._drive())
             self.metrics = self._scrape()
+        finally:
+            self.fleet.stop()
         return asyncio.run(self._report())
 
     def _scrape(self) -> dict[str, str]:
-        """The bridge's and the gateway's /metrics, as they stand ("" when not served)."""
-        port = next(
-            (
-                e.get("port")
-                for e in self.bridge.log_entries()
-                if e.get("message") == "bridge http listening"
-            ),
-            None,
-        )
-        urls = {"gateway": f"{self.base_url}/metrics"}
+        """The first bridge's and gateway's /metrics, as they stand ("" when not served)."""
+        port = (self.bridge.last_logged("bridge http listening") or {}).get("port")
+        urls = {"gateway": f"{self.fleet.gateway_url(0)}/metrics"}
         if port:
             urls["bridge"] = f"http://127.0.0.1:{port}/metrics"
         out = dict.fromkeys(("bridge", "gateway"), "")
@@ -176,9 +142,12 @@ class LoadRun:
         async with httpx.AsyncClient(timeout=timeout, limits=limits) as client:
             browsing = [asyncio.create_task(f.run(stop, client)) for f in self.followers]
             try:
-                await self._until(lambda: all(f.connects for f in self.followers), 30, "browsers")
+                await self._until(lambda: all(f.connects for f in self.followers), 30)
                 outage = asyncio.create_task(self._outage())
                 watching = asyncio.create_task(self.loop_lag.watch(produced))
+                self.t0 = time.time()
+                faulting = asyncio.create_task(self.injector.run(self.plan.faults, self.t0))
+                metering = asyncio.create_task(self.cpu.watch(produced))
                 await produce_traffic(
                     self.svc.kafka_bootstrap,
                     self.topic,
@@ -189,7 +158,7 @@ class LoadRun:
                     acked=self.acked,
                 )
                 produced.set()
-                await asyncio.gather(outage, watching)
+                await asyncio.gather(outage, watching, faulting, metering)
                 expected = {
                     r.expect.event_id
                     for r in self.tally.records
@@ -197,7 +166,7 @@ class LoadRun:
                 }
                 settle = self.plan.settle_s
                 with contextlib.suppress(TimeoutError):
-                    await self._until(lambda: expected <= self.got, settle, "deliveries")
+                    await self._until(lambda: expected <= self.got, settle)
                 with contextlib.suppress(TimeoutError):
                     await self._until_committed(settle)
             finally:
@@ -205,7 +174,7 @@ class LoadRun:
                 stop.set()
                 await asyncio.gather(*browsing, return_exceptions=True)
 
-    async def _until(self, done: Any, timeout_s: float, what: str) -> None:
+    async def _until(self, done: Any, timeout_s: float) -> None:
         async with asyncio.timeout(timeout_s):
             while True:
                 if done():
@@ -233,59 +202,88 @@ class LoadRun:
         local.start()
         self.marks.append((time.time(), "redis-server back"))
 
-    async def _report(self) -> LoadReport:
-        prefix = self.settings["redis"]["sse_prefix"]
-        streams = await read_streams(self.svc.redis_url, prefix, cluster=self.svc.redis_cluster)
-        dlq = await read_topic(self.svc.kafka_bootstrap, f"{self.topic}.dlq")
-        records = self.tally.records[: len(self.sent)]
-        redis_check = verify(records, streams, dlq)
-        ignored = sum(
-            int(e.get("ignored") or 0)
-            for e in self.bridge.log_entries()
-            if e.get("message") == "batch"
-        )
-        cfg = self.plan.traffic
-        settings = {
+    def _settings(self) -> dict[str, Any]:
+        cfg, plan = self.plan.traffic, self.plan
+        return {
             "duration_s": cfg.duration_s,
             "rate": cfg.rate,
             "users": cfg.users,
             "bad_ratio": cfg.bad_ratio,
             "seed": cfg.seed,
-            "policy": self.plan.policy,
-            "restart_at_s": self.plan.restart_at_s,
+            "policy": plan.policy,
+            "restart_at_s": plan.restart_at_s,
             "kafka": self.svc.kafka_source,
             "redis": self.svc.redis_source,
             "topology": self.svc.topology,
+            "bridges": plan.bridges,
+            "gateways": plan.gateways,
+            "balanced": self.fleet.balancer is not None,
+            "faults": [f"{f.kind}@{f.at_s:g}" for f in plan.faults],
+            "fault_down_s": plan.down_s,
+            "fault_errors": list(self.injector.errors),
         }
+
+    async def _report(self) -> LoadReport:
+        prefix = self.settings["redis"]["sse_prefix"]
+        streams = await read_streams(self.svc.redis_url, prefix, cluster=self.svc.redis_cluster)
+        dlq = await read_topic(self.svc.kafka_bootstrap, f"{self.topic}.dlq")
+        records = self.tally.records[: len(self.sent)]
+        ignored = sum(
+            int(e.get("ignored") or 0)
+            for bridge in self.fleet.bridges
+            for e in bridge.log_entries()
+            if e.get("message") == "batch"
+        )
         sent_at = {eid: at for eid, at in self.sent if eid}
         received = {f.user: f.received for f in self.followers}
         report = build_report(
             records,
             sent_at,
             received,
-            redis_check,
+            verify(records, streams, dlq),
             ignored=ignored,
             reconnects=sum(max(f.connects - 1, 0) for f in self.followers),
             resets=sum(f.resets for f in self.followers),
-            settings=settings,
+            settings=self._settings(),
         )
+        where = partitions_of(records, self.plan.partitions)
+        found = recoveries(self.injector.records, received, sent_at, where, self.t0)
+        report.faults = [asdict(r) for r in found]
+        report.stream_bytes_per_entry = await stream_bytes_per_entry(
+            self.svc.redis_url, prefix, list(received), cluster=self.svc.redis_cluster
+        )
+        report.cpu_us_per_event = {
+            role: round(used / max(len(records), 1) * 1e6, 1)
+            for role, used in sorted(self.cpu.used().items())
+        }
         if self.plan.png is not None:
             from simulator.load_plot import plot_run  # noqa: PLC0415 - matplotlib loads slowly
 
-            plot_run(self.plan.png, report, sent_at, received, marks=self.marks)
+            spans = [
+                (f.at, f.at + r.resumed_s)
+                for f, r in zip(self.injector.records, found, strict=True)
+                if r.resumed_s is not None
+            ]
+            plot_run(self.plan.png, report, sent_at, received, marks=self.marks, spans=spans)
         return report
 
 
 def run_load(args: argparse.Namespace) -> int:
-    """The `load` command; exit status 1 when anything was lost, duplicated or reordered."""
-    plan = plan_from(args)
+    """The `load` command; exit status 1 when anything was lost, duplicated, reordered or
+    misrouted, or a fault of the schedule could not be injected."""
     with contextlib.ExitStack() as stack:
-        workdir = plan.workdir or Path(
+        workdir = args.workdir or Path(
             stack.enter_context(tempfile.TemporaryDirectory(prefix="eventbridge-load-"))
         )
-        svc = stack.enter_context(services(workdir / "services"))
+        topology = args.topology or topology_from_env()
+        svc = stack.enter_context(services(workdir / "services", topology=topology))
+        plan = plan_from(args, topology=svc.topology)
         if plan.restart_at_s is not None and svc.redis is None:
             print("--restart-redis-at needs a local redis-server (unset REDIS_URL, no Docker)")
+            return 2
+        problem = needs(plan.faults, svc)
+        if problem is not None:
+            print(problem)
             return 2
         report = LoadRun(plan, svc, workdir).run()
     print(report.text())
@@ -293,28 +291,10 @@ def run_load(args: argparse.Namespace) -> int:
         plan.json.write_bytes(orjson.dumps(report.as_dict(), option=orjson.OPT_INDENT_2))
     if plan.png is not None:
         print(f"plot: {plan.png}")
-    clean = not (report.lost or report.duplicated or report.out_of_order or report.misrouted)
-    return 0 if clean else 1
+    return 0 if clean(report) else 1
 
 
-def add_load_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--duration", type=float, default=60.0, help="seconds of traffic")
-    parser.add_argument("--restart-redis-at", type=float, default=None, metavar="SECONDS")
-    parser.add_argument("--policy", choices=("pause", "drop"), default="pause")
-    parser.add_argument("--partitions", type=int, default=6)
-    parser.add_argument("--cool-down", type=float, default=5.0, help="breaker cool-down (s)")
-    parser.add_argument("--settle", type=float, default=120.0, help="max wait after traffic (s)")
-    parser.add_argument("--report", type=Path, default=Path("docs/load-report.png"))
-    parser.add_argument("--json", type=Path, default=None, help="also write the report as JSON")
-    parser.add_argument("--workdir", type=Path, default=None, help="keep logs here")
-    add_python_argument(parser)
-
-
-def add_python_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--eventbridge-python",
-        default=None,
-        metavar="PYTHON",
-        help="run the bridge and gateway with this interpreter (e.g. another checkout's "
-        ".venv/bin/python), to measure another version in the same run",
-    )
+def clean(report: LoadReport) -> bool:
+    """Nothing lost, duplicated, reordered or misrouted, and every fault injected."""
+    broken = report.lost or report.duplicated or report.out_of_order or report.misrouted
+    return not broken and not report.settings.get("fault_errors")

@@ -23,8 +23,11 @@ def plot_run(
     received: Mapping[str, Sequence[Receipt]],
     *,
     marks: Sequence[tuple[float, str]] = (),
+    spans: Sequence[tuple[float, float]] = (),
 ) -> None:
-    """Two panels over the run's seconds: produced and delivered per second; latency p50/p99."""
+    """Two panels over the run's seconds: produced and delivered per second; latency p50/p99.
+    `marks` are dashed lines with a label (a fault, a restart: wall-clock times); `spans`
+    shade (start, end) windows (a fault until its deliveries resumed)."""
     if not sent_at:
         return
     t0 = min(sent_at.values())
@@ -57,17 +60,27 @@ def plot_run(
     bottom.legend(loc="upper right")
     bottom.grid(alpha=0.3, which="both")
     peak = max([*produced, *delivered])
-    for i, (at, label) in enumerate(marks):
+    for start, end in spans:
         for ax in (top, bottom):
-            ax.axvline(at - t0, color="tab:orange", linestyle="--", linewidth=1)
-        height = peak * (0.9 - 0.12 * i)  # stagger the labels of marks close together
-        top.annotate(f" {label}", (at - t0, height), color="tab:orange", fontsize=8)
+            ax.axvspan(start - t0, end - t0, color="tab:red", alpha=0.12, linewidth=0)
+    for i, (at, label) in enumerate(marks):
+        color = "tab:red" if "SIGKILL" in label else "tab:orange"
+        for ax in (top, bottom):
+            ax.axvline(at - t0, color=color, linestyle="--", linewidth=1)
+        height = peak * (0.9 - 0.12 * (i % 6))  # stagger the labels of marks close together
+        top.annotate(f" {label}", (at - t0, height), color=color, fontsize=7)
     s, lat = report.settings, report.latency_ms
+    shape = (
+        f"{s.get('topology')}, {s.get('bridges')} bridges, {s.get('gateways')} gateways, "
+        if s.get("bridges", 1) > 1 or s.get("gateways", 1) > 1
+        else ""
+    )
     fig.suptitle(
-        f"EventBridge load run: {s.get('rate')} ev/s target, {s.get('users')} users, "
-        f"{s.get('duration_s')} s — lost {report.lost}, duplicated {report.duplicated}, "
-        f"out of order {report.out_of_order}; p50 {lat['p50']:.0f} ms, p99 {lat['p99']:.0f} ms",
-        fontsize=10,
+        f"EventBridge load run: {shape}{s.get('rate')} ev/s target, {s.get('users')} users, "
+        f"{s.get('duration_s')} s\nlost {report.lost}, duplicated {report.duplicated}, "
+        f"out of order {report.out_of_order}, misrouted {report.misrouted}; "
+        f"p50 {lat['p50']:.0f} ms, p99 {lat['p99']:.0f} ms",
+        fontsize=9,
     )
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -31,11 +31,25 @@ class ServiceProcess(EventBridgeProcess):
     def tail(self, n: int = 3000) -> str:
         return self.log.read_text(errors="replace")[-n:] if self.log.exists() else ""
 
-    def wait_logged(self, message: str, timeout_s: float = 60.0) -> None:
-        """Poll the JSON log until a line with `message` appears (fail fast if the child dies)."""
+    def count_logged(self, message: str) -> int:
+        """How many lines of the log so far carry `message` (one log for every start)."""
+        return sum(e.get("message") == message for e in self.log_entries())
+
+    def last_logged(self, message: str) -> dict[str, Any] | None:
+        """The latest line of the log with `message`, if any."""
+        found = None
+        for entry in self.log_entries():
+            if entry.get("message") == message:
+                found = entry
+        return found
+
+    def wait_logged(self, message: str, timeout_s: float = 60.0, *, after: int = 0) -> None:
+        """Poll the JSON log until more than `after` lines with `message` appear (a restarted
+        process appends to the log of the one before: pass `count_logged` from before the
+        restart). Fails fast if the child dies."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if any(e.get("message") == message for e in self.log_entries()):
+            if self.count_logged(message) > after:
                 return
             if self.exit_code() is not None:
                 raise RuntimeError(f"{self.command} exited early:\n{self.tail()}")

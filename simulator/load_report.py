@@ -43,6 +43,9 @@ class LoadReport:
     resets: int = 0
     redis_check: dict[str, int] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
+    faults: list[dict[str, Any]] = field(default_factory=list)  # load_recovery.Recovery each
+    cpu_us_per_event: dict[str, float] = field(default_factory=dict)  # by role, per produced
+    stream_bytes_per_entry: float | None = None  # Redis memory of a user's stream per entry
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -70,7 +73,35 @@ class LoadReport:
             f"  browsers     {self.reconnects} reconnects, {self.resets} resets",
             "  redis check  " + ", ".join(f"{k} {v}" for k, v in self.redis_check.items()),
         ]
+        if s.get("bridges", 1) > 1 or s.get("gateways", 1) > 1:
+            lines.insert(
+                2,
+                f"  topology     {s.get('topology')}: {s.get('bridges')} bridges, "
+                f"{s.get('gateways')} gateways" + (" behind nginx" if s.get("balanced") else ""),
+            )
+        if self.cpu_us_per_event:
+            lines.append(
+                "  cpu          µs per produced record: "
+                + ", ".join(f"{k} {v:.0f}" for k, v in self.cpu_us_per_event.items())
+            )
+        if self.stream_bytes_per_entry:
+            lines.append(f"  redis memory {self.stream_bytes_per_entry:.0f} bytes per stream entry")
+        lines.extend(fault_line(f) for f in self.faults)
         return "\n".join(lines)
+
+
+def _s(value: float | None) -> str:
+    return "never" if value is None else f"{value:.2f} s"
+
+
+def fault_line(f: dict[str, Any]) -> str:
+    """One fault of the schedule: what, when, what it held, how long deliveries stopped."""
+    notes = "".join(f", {k} {v:.2f}" for k, v in f.get("notes", {}).items() if k.endswith("_s"))
+    return (
+        f"  fault        {f['kind']} ({f['target']}) at {f['at_s']:.1f} s, down "
+        f"{_s(f.get('down_s'))}, holding {f['scope']}: deliveries resumed after "
+        f"{_s(f.get('resumed_s'))} (longest silence {_s(f.get('silent_s'))}{notes})"
+    )
 
 
 def _expected(records: Sequence[SimRecord]) -> tuple[dict[str, str], dict[str, list[str]]]:

@@ -14,6 +14,8 @@ import httpx
 import jwt
 import orjson
 
+from simulator.local_nginx import answered_by
+
 
 def mint_token(secret: str, user: str, *, ttl_s: float = 3600.0) -> str:
     """An HS256 JWT for `user` (claim `sub`), as the platform's login would issue."""
@@ -143,6 +145,7 @@ class Follower:
     resets: int = 0
     refused: int = 0
     last_id: str | None = None
+    upstream: str | None = None  # the gateway behind the balancer serving the open stream
     on_receipt: Callable[[Receipt], None] | None = None
 
     async def run(self, stop: asyncio.Event, client: httpx.AsyncClient) -> None:
@@ -158,12 +161,16 @@ class Follower:
     async def _once(self, stop: asyncio.Event, client: httpx.AsyncClient) -> None:
         async with open_events(
             self.base_url, self.token, last_event_id=self.last_id, client=client
-        ) as (status, _, stream):
+        ) as (status, headers, stream):
             if status != 200:
                 self.refused += 1
                 return
             self.connects += 1
-            await self.follow(stream, stop)
+            self.upstream = answered_by(headers)
+            try:
+                await self.follow(stream, stop)
+            finally:
+                self.upstream = None
 
     async def follow(self, stream: Frames, stop: asyncio.Event) -> None:
         """Take every frame of `stream` until `stop` is set (then return) or the stream ends

@@ -11,7 +11,7 @@ import shutil
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from simulator.local_redis import ensure_command
@@ -21,6 +21,8 @@ from simulator.processes import free_port, release_port, start_serving
 log = logging.getLogger("simulator.nginx")
 
 READY_PATH = "/__eventbridge_balancer"
+# The response header naming the gateway that answered ("127.0.0.1:PORT").
+UPSTREAM_HEADER = "X-EventBridge-Upstream"
 _TEMP_PATHS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
 
 
@@ -38,6 +40,7 @@ def render_conf(
     token: str,
     fail_timeout_s: float,
     worker_connections: int,
+    workers: int = 1,
 ) -> str:
     """nginx.conf: every path inside `workdir`, one worker, the gateways as one upstream,
     proxying configured for Server-Sent Events."""
@@ -48,7 +51,10 @@ def render_conf(
     )
     # Workers of a master run by root would switch to `nobody`, who may not enter workdir.
     user = f"user {pwd.getpwuid(os.geteuid()).pw_name};\n" if os.geteuid() == 0 else ""
-    return f"""{user}worker_processes 1;
+    # Several workers share the port (SO_REUSEPORT): each has its own connection slots and
+    # file limit, the way past one process's RLIMIT_NOFILE (2 per proxied connection).
+    reuse = " reuseport" if workers > 1 else ""
+    return f"""{user}worker_processes {workers};
 worker_rlimit_nofile {2 * worker_connections + 64};
 pid {workdir / "nginx.pid"};
 error_log {workdir / "error.log"} warn;
@@ -64,7 +70,7 @@ http {{
         keepalive 32;
     }}
     server {{
-        listen 127.0.0.1:{port};
+        listen 127.0.0.1:{port}{reuse};
         # Tells our readiness check that this nginx is ours, not another on the port.
         location = {READY_PATH} {{ return 200 "{token}"; }}
         location / {{
@@ -86,10 +92,22 @@ http {{
             # A gateway that refuses or times out is skipped (only before a response began).
             proxy_next_upstream error timeout;
             proxy_next_upstream_timeout 10s;
+            # Which gateway answered, for the load runner's browsers and the tests (a fault's
+            # scope, a limit refused whichever gateway it landed on); on errors too.
+            add_header {UPSTREAM_HEADER} $upstream_addr always;
         }}
     }}
 }}
 """
+
+
+def answered_by(headers: Mapping[str, str]) -> str | None:
+    """The gateway ("127.0.0.1:PORT") that answered a response that came through the
+    balancer; None without the header (a gateway reached directly). A request retried on
+    another gateway names both ("A, B"): the last one answered."""
+    value = next((v for k, v in headers.items() if k.lower() == UPSTREAM_HEADER.lower()), "")
+    last = value.rsplit(",", 1)[-1].strip()
+    return last if last and last != "-" else None
 
 
 def _answers(port: int, token: str) -> bool:
@@ -117,6 +135,7 @@ class LocalBalancer(LocalService):
         pick_port: Callable[[], int] = free_port,
         fail_timeout_s: float = 2.0,
         worker_connections: int = 16384,
+        workers: int = 1,
     ) -> None:
         if not upstreams:
             raise ValueError("a balancer needs at least one upstream")
@@ -125,6 +144,7 @@ class LocalBalancer(LocalService):
         self.upstreams = list(upstreams)
         self.fail_timeout_s = fail_timeout_s
         self.worker_connections = worker_connections
+        self.workers = workers
         self._pick_port = pick_port
         self.port = pick_port()
 
@@ -164,6 +184,7 @@ class LocalBalancer(LocalService):
                 token=token,
                 fail_timeout_s=self.fail_timeout_s,
                 worker_connections=self.worker_connections,
+                workers=self.workers,
             )
         )
         argv = [binary, "-p", str(self.workdir), "-c", str(conf)]
