@@ -48,7 +48,10 @@ def test_health_and_dlq_answer_for_a_bridge_on_kafka_and_redis_clusters(
     async def traffic() -> None:
         await run.create_topic()
         bridge.start()
-        producer = AIOKafkaProducer(bootstrap_servers=run.services.kafka_bootstrap)
+        # acks=all: acknowledged only once the ISR has it, i.e. below the high watermark that
+        # the drain check reads as the topic's end; with the leader's ack alone (acks=1) the
+        # end could still lag the last records and "drained" come before their write.
+        producer = AIOKafkaProducer(bootstrap_servers=run.services.kafka_bootstrap, acks="all")
         await producer.start()
         try:
             for session, user in sessions.items():
