@@ -27,16 +27,13 @@ from typing import Any
 import httpx
 import orjson
 
-import bench.gateway_clients
+from bench.gateway_bench import Target, write_events
 from bench.gateway_clients import SECRET, SseClient, cpu_s, open_all, raise_fd_limit, rss_kib
 from simulator.load_costs import children
 from simulator.load_procs import ServiceProcess
 from simulator.local_nginx import LocalBalancer
 from simulator.processes import free_port, release_port
 from simulator.services import TOPOLOGIES, services, topology_from_env
-
-# Writes through the bridge's own store, as bench.gateway_bench does.
-PUBLISHER = str(Path(bench.gateway_clients.__file__).with_name("gateway_publisher.py"))
 
 
 def _redis_cpu(url: str, cluster: bool) -> float:
@@ -177,16 +174,8 @@ class Scale:
         }
 
     async def _publish(self) -> int:
-        argv = [
-            sys.executable, PUBLISHER, "--url", self.redis_url, "--prefix", self.prefix,
-            "--users", str(self.args.connections), "--rate", str(self.args.rate),
-            "--duration", str(self.args.duration), *(["--cluster"] if self.cluster else []),
-        ]  # fmt: skip
-        proc = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.PIPE)
-        out, _ = await proc.communicate()
-        if proc.returncode != 0:
-            raise RuntimeError(f"the publisher failed with exit code {proc.returncode}")
-        return int(out.split()[-1])
+        target = Target(redis_url=self.redis_url, cluster=self.cluster, python=sys.executable)
+        return await write_events(self.args, target, self.prefix)
 
 
 def main(argv: list[str] | None = None) -> int:
