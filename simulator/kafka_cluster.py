@@ -11,7 +11,7 @@ from pathlib import Path
 
 from adapters.kafka.admin import create_topics
 from simulator.kafka_jars import new_cluster_id
-from simulator.kafka_metadata import PartitionState, metadata
+from simulator.kafka_metadata import PartitionState, every_view, metadata
 from simulator.kafka_ready import broker_serves
 from simulator.local_kafka import LocalKafka
 from simulator.local_service import with_new_ports
@@ -129,10 +129,18 @@ class LocalKafkaCluster:
         return metadata(self.bootstrap, topics) or (set(), [])
 
     def in_sync(self, topics: list[str] | None = None) -> bool:
-        """Every node is a live broker and every partition has its whole replica set in sync."""
-        brokers, states = self._state(topics)
+        """Every node is a live broker and every partition has its whole replica set in sync,
+        in every broker's own metadata (so whichever broker is asked next says so too)."""
+        views = every_view(self.bootstrap, topics)
         everyone = {n.node_id for n in self.nodes}
-        return brokers == everyone and bool(states) and all(p.in_sync for p in states)
+        return (
+            views is not None
+            and set(views) == everyone
+            and all(
+                brokers == everyone and bool(states) and all(p.in_sync for p in states)
+                for brokers, states in views.values()
+            )
+        )
 
     def wait_in_sync(self, topics: list[str] | None = None, timeout_s: float = 60.0) -> float:
         """Wait until `in_sync(topics)`, e.g. after a killed broker was restarted."""
@@ -149,11 +157,20 @@ class LocalKafkaCluster:
         found: list[LocalKafka] = []
 
         def elected() -> bool:
-            brokers, states = self._state([topic])
-            for p in states:
-                if p.partition == partition and p.leader in brokers - {old.node_id}:
-                    found.append(self.node(p.leader))
-                    return True
+            # Every live broker must name the same new leader: one that still names `old`
+            # (its metadata a little behind) would answer the caller's next question with it.
+            views = every_view(self.bootstrap, [topic])
+            if not views or old.node_id in views:
+                return False
+            named = [
+                p.leader if p.leader in brokers else -1
+                for brokers, states in views.values()
+                for p in states
+                if p.partition == partition
+            ]
+            if len(named) == len(views) and len(set(named)) == 1 and named[0] >= 0:
+                found.append(self.node(named[0]))
+                return True
             return False
 
         wait_until(elected, timeout_s=timeout_s, what=f"a new leader of {topic}-{partition}")

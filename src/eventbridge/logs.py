@@ -37,11 +37,25 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(entry, default=str).decode()
 
 
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stderr` is when a record is emitted, not to the one there when
+    the handler was made: that one may be closed by then (seen: a CLI run in-process under
+    pytest's capture left a handler on a closed file, and every later log line failed)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def configure_logging(
     *, level: str = "INFO", json: bool = True, service: str = "eventbridge"
 ) -> None:
     """Install one stderr handler on the root logger (called once, by the entrypoint)."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = StderrHandler()
     if json:
         handler.setFormatter(JsonFormatter(service))
     else:

@@ -12,6 +12,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from simulator.kafka_cluster import LocalKafkaCluster
+from simulator.kafka_metadata import every_view
 from simulator.services import services
 
 pytestmark = pytest.mark.timeout(150)
@@ -66,6 +67,14 @@ def test_three_brokers_replicate_a_topic_to_all_and_take_acks_all_writes_and_com
     assert len(states) == 3
     assert all(len(p.replicas) == 3 and set(p.isr) == {1, 2, 3} for p in states)
     assert {p.leader for p in states} <= {1, 2, 3}
+    # create_topics waited until every broker's own metadata says so, not just one's.
+    views = every_view(kafka_cluster.bootstrap, [topic])
+    assert views is not None
+    assert set(views) == {1, 2, 3}
+    assert all(
+        brokers == {1, 2, 3} and len(ps) == 3 and all(p.in_sync for p in ps)
+        for brokers, ps in views.values()
+    )
 
     async def scenario() -> tuple[str, list[bytes]]:
         producer = _producer(kafka_cluster)
