@@ -125,9 +125,6 @@ class LocalKafkaCluster:
         [found] = [n for n in self.nodes if n.node_id == node_id]
         return found
 
-    def _state(self, topics: list[str] | None) -> tuple[set[int], list[PartitionState]]:
-        return metadata(self.bootstrap, topics) or (set(), [])
-
     def in_sync(self, topics: list[str] | None = None) -> bool:
         """Every node is a live broker and every partition has its whole replica set in sync,
         in every broker's own metadata (so whichever broker is asked next says so too)."""
@@ -163,7 +160,7 @@ class LocalKafkaCluster:
             if not views or old.node_id in views:
                 return False
             named = [
-                p.leader if p.leader in brokers else -1
+                p.leader if p.leader in brokers - {old.node_id} else -1
                 for brokers, states in views.values()
                 for p in states
                 if p.partition == partition

@@ -69,7 +69,7 @@ async def _every_view(
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
     try:
         await admin.start()
-        brokers, _ = await _ask(admin, None)
+        brokers, _ = await _ask(admin, topics)  # which brokers are live, says a random one
         return {node: await _ask(admin, topics, node) for node in sorted(brokers)}
     finally:
         await admin.close()
