@@ -71,7 +71,7 @@ def test_a_bridge_whose_dead_letters_are_all_refused_is_not_ready_and_says_why(
         assert "dead_letters_unavailable" in body["reasons"], body
         assert "dead-letter write failed" in body["dead_letters"]["error"]
         assert body["backlog"] == 1
-        assert body["stalled_s"] > 3
+        assert body["stalled_s"] >= 3  # over stall_s, shown to 0.1 s: 3.04 reads 3.0
         assert await run.backlog() > 0  # it really is stuck
         # The topic takes letters again: the retry goes through and the bridge is ready.
         await set_topic_config(bootstrap, run.dlq_topic, TAKE_EVERY_LETTER)
