@@ -14,6 +14,7 @@ from dependency_injector import providers
 from starlette.applications import Starlette
 
 from adapters.telemetry.prometheus import metrics_routes
+from application.cancelling import cancel_and_wait
 from application.gateway.ports import GatewayTelemetry
 from application.gateway.service import GatewayService
 from eventbridge.bridge_http import QuietServer as _Server
@@ -146,9 +147,7 @@ async def _serve(
                 background.result()  # raises TaskFailed: the process must not limp on
     finally:
         server.should_exit = True
-        for task in (serving, background):
-            task.cancel()
-        await asyncio.gather(serving, background, return_exceptions=True)
+        await cancel_and_wait((serving, background))
 
 
 async def _first(waiting: Coroutine[Any, Any, Any], *tasks: asyncio.Task[None]) -> None:

@@ -9,6 +9,7 @@ from adapters.redis.cluster_nodes import read_slot_map
 from adapters.redis.node_connections import Address, NodeConnector
 from adapters.redis.shard_subscriber import ShardEvents, ShardSubscriber
 from adapters.redis.slot_map import SlotMap
+from application.cancelling import cancel_and_wait
 from application.ports import StoreUnavailable
 
 BACKOFF_MIN, BACKOFF_MAX = 0.05, 2.0
@@ -107,10 +108,7 @@ class ShardNodes:
         return self._nodes.get(node.address) is node
 
     async def close_all(self) -> None:
-        readers = list(self._readers.values())
-        for reader in readers:
-            reader.cancel()
-        await asyncio.gather(*readers, return_exceptions=True)
+        await cancel_and_wait(list(self._readers.values()))  # a cancel can be lost (3.11)
         for node in self._nodes.values():
             await node.close()
         self._nodes.clear()

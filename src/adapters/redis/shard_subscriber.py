@@ -15,6 +15,7 @@ from redis import exceptions as rx
 from adapters.redis.client import LIBRARY_ERRORS, store_errors, translate
 from adapters.redis.node_connections import Address
 from adapters.redis.slot_map import SlotMap
+from application.cancelling import cancel_and_wait
 from application.ports import StoreUnavailable
 
 
@@ -132,7 +133,9 @@ class ShardSubscriber:
                 ) from None
             raise
         finally:
-            watchdog.cancel()
+            # Awaited, and cancelled again if need be: its PING goes through redis-py's
+            # wait_for, where a cancel can be lost (application/cancelling.py).
+            await cancel_and_wait((watchdog,))
 
     async def _watch(self, reader: asyncio.Task[None]) -> None:
         while True:

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Protocol
 
+from application.cancelling import cancel_and_wait
 from application.ports import Clock
 from domain.gateway.restarts import RestartPolicy
 
@@ -60,15 +61,18 @@ class Supervisor:
     async def run(self, loops: Mapping[str, Loop]) -> None:
         """Supervise every loop until cancelled; raises TaskFailed when one gives up."""
         self._running = dict.fromkeys(loops, False)
-        tasks = [asyncio.create_task(self._keep(name, loop)) for name, loop in loops.items()]
+        tasks = [
+            asyncio.create_task(self._keep(name, loop), name=f"gateway {name}")
+            for name, loop in loops.items()
+        ]
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
             for task in done:
                 task.result()  # raises the TaskFailed
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            # Not a plain cancel + gather: on Python 3.11 a loop cancelled inside a Redis call
+            # can swallow its cancel and run on (application/cancelling.py).
+            await cancel_and_wait(tasks)
 
     async def _keep(self, name: str, loop: Loop) -> None:
         deaths: tuple[float, ...] = ()
