@@ -121,3 +121,41 @@ def test_the_supervisor_stops_even_when_a_loop_loses_its_first_cancel() -> None:
         assert len(cancels) == 2
 
     asyncio.run(scenario())
+
+
+def test_a_nested_call_cancelled_by_the_outer_one_still_sees_its_tasks_end() -> None:
+    """The gateway's stop cancels the supervisor while the supervisor's own call waits for a
+    loop that lost its cancel: the outer call's second cancel must not orphan that loop."""
+
+    async def scenario() -> None:
+        cancels: list[int] = []
+        loop = _swallowing(cancels, swallow=1)
+
+        async def supervisor() -> None:
+            try:
+                await asyncio.Event().wait()
+            finally:
+                await cancel_and_wait([loop], grace_s=0.2, again_s=0.05)
+
+        outer = asyncio.create_task(supervisor())
+        await asyncio.sleep(0.02)
+        await cancel_and_wait([outer], grace_s=0.1, again_s=0.05)  # fires before the inner one
+        assert outer.cancelled()
+        assert loop.done()
+
+    asyncio.run(scenario())
+
+
+def test_an_error_left_in_a_task_is_marked_retrieved() -> None:
+    async def scenario() -> asyncio.Task[None]:
+        async def fails() -> None:
+            raise ValueError("kept")
+
+        task = asyncio.create_task(fails())
+        await asyncio.wait({task})
+        await cancel_and_wait([task])
+        return task
+
+    task = asyncio.run(scenario())
+    assert task._log_traceback is False  # asyncio will not log it as never retrieved
+    assert isinstance(task.exception(), ValueError)
