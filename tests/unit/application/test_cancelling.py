@@ -4,6 +4,7 @@ asyncio.wait_for loses one inside a redis-py call), and lets a short cleanup fin
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -14,7 +15,7 @@ from domain.gateway.restarts import RestartPolicy
 pytestmark = [pytest.mark.unit, pytest.mark.timeout(30)]
 
 
-def _swallowing(cancels: list[int], swallow: int = 1) -> asyncio.Task[None]:
+def _losing(cancels: list[int], swallow: int = 1) -> Callable[[], Awaitable[None]]:
     """A periodic loop whose first `swallow` cancels are lost, as a Redis call loses one."""
 
     async def loop() -> None:
@@ -26,7 +27,11 @@ def _swallowing(cancels: list[int], swallow: int = 1) -> asyncio.Task[None]:
                 if len(cancels) > swallow:
                     raise
 
-    return asyncio.create_task(loop())
+    return loop
+
+
+def _swallowing(cancels: list[int], swallow: int = 1) -> asyncio.Task[None]:
+    return asyncio.create_task(_losing(cancels, swallow)())
 
 
 def test_a_task_that_loses_its_cancel_runs_on_after_a_plain_cancel_but_not_after_this() -> None:
@@ -97,16 +102,7 @@ def test_the_supervisor_stops_even_when_a_loop_loses_its_first_cancel() -> None:
 
     async def scenario() -> None:
         cancels: list[int] = []
-
-        async def tick() -> None:
-            while True:
-                try:
-                    await asyncio.sleep(0.01)
-                except asyncio.CancelledError:
-                    cancels.append(1)
-                    if len(cancels) > 1:
-                        raise
-
+        tick = _losing(cancels)
         supervisor = Supervisor(
             restarts=Restarts(),  # type: ignore[arg-type]
             policy=RestartPolicy(),
