@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,27 +54,29 @@ async def _ask(
     return _view(response.to_object())
 
 
-async def _metadata(
-    bootstrap: str, topics: list[str] | None
-) -> tuple[set[int], list[PartitionState]]:
+@asynccontextmanager
+async def _admin(bootstrap: str) -> AsyncIterator[AIOKafkaAdminClient]:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
     try:
         await admin.start()
-        return await _ask(admin, topics)
+        yield admin
     finally:
         await admin.close()
+
+
+async def _metadata(
+    bootstrap: str, topics: list[str] | None
+) -> tuple[set[int], list[PartitionState]]:
+    async with _admin(bootstrap) as admin:
+        return await _ask(admin, topics)
 
 
 async def _every_view(
     bootstrap: str, topics: list[str] | None
 ) -> dict[int, tuple[set[int], list[PartitionState]]]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
-    try:
-        await admin.start()
+    async with _admin(bootstrap) as admin:
         brokers, _ = await _ask(admin, topics)  # which brokers are live, says a random one
         return {node: await _ask(admin, topics, node) for node in sorted(brokers)}
-    finally:
-        await admin.close()
 
 
 def every_view(
