@@ -7,12 +7,28 @@ import re
 import socket
 from typing import Any
 
+from aiokafka import errors as aiokafka_errors
+
 from adapters.kafka.settings import AUTO, KafkaSettings
 
 log = logging.getLogger("eventbridge.source")
 
 _NOT_ALLOWED = re.compile(r"[^a-zA-Z0-9._-]+")
 _MAX = 249  # Kafka's limit on a group.instance.id
+
+
+class FencedInstanceIdError(aiokafka_errors.BrokerResponseError):  # type: ignore[misc]
+    errno = 82
+    message = "FENCED_INSTANCE_ID"
+    description = "another consumer joined the group with this member's group.instance.id"
+
+
+# aiokafka 0.14 knows no error 82 (aio-libs/aiokafka#1186): `for_code` answers UnknownError,
+# and the JoinGroup, SyncGroup and Heartbeat handlers raise it as a bare
+# `KafkaError("UnknownError()")`, the same as any broker error it does not know. Registered,
+# the error they raise names it. A later aiokafka that maps the code keeps its own class.
+aiokafka_errors.kafka_errors.setdefault(FencedInstanceIdError.errno, FencedInstanceIdError)
+_FENCED: type[Exception] = aiokafka_errors.for_code(FencedInstanceIdError.errno)
 
 
 def group_instance_id(settings: KafkaSettings, *, hostname: str | None = None) -> str | None:
@@ -70,8 +86,25 @@ class Membership:
             extra={**fields, "previous_member_id": previous},
         )
         if self.instance_id is not None:
-            self.replaced = (
-                f"group.instance.id {self.instance_id!r} was taken over: another consumer "
-                "joined the group with it, or this member's session expired; give each bridge "
-                "its own (kafka.group_instance_id, or kafka.instance_ordinal)"
-            )
+            self.replaced = self._taken_over(self.instance_id)
+
+    def fenced(self, exc: BaseException) -> bool:
+        """Whether `exc` is the broker fencing this static member (FENCED_INSTANCE_ID): it
+        answers a JoinGroup or SyncGroup sent under the member id another consumer's join
+        replaced, before this member's own heartbeat learnt of it. Then it is `replaced`.
+        aiokafka raises the error typed, or wrapped in a KafkaError naming it (its JoinGroup,
+        SyncGroup and Heartbeat handlers wrap a code they handle no other way)."""
+        if self.instance_id is None:
+            return False
+        if not (isinstance(exc, _FENCED) or _FENCED.__name__ in str(exc)):
+            return False
+        self.replaced = self._taken_over(self.instance_id)
+        return True
+
+    @staticmethod
+    def _taken_over(instance_id: str) -> str:
+        return (
+            f"group.instance.id {instance_id!r} was taken over: another consumer "
+            "joined the group with it, or this member's session expired; give each bridge "
+            "its own (kafka.group_instance_id, or kafka.instance_ordinal)"
+        )

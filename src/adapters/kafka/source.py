@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -138,9 +139,10 @@ class AiokafkaEventSource:
         if not self._announced and self._consumer.assignment():
             await self._assigned(self.assignment())
         try:
-            batches = await self._consumer.getmany(
-                timeout_ms=int(timeout_s * 1000), max_records=max_records
-            )
+            with self._unless_fenced():
+                batches = await self._consumer.getmany(
+                    timeout_ms=int(timeout_s * 1000), max_records=max_records
+                )
         except PARSE_ERRORS as exc:
             return await self._around_unreadable(exc, max_records)
         except LIBRARY_ERRORS as exc:
@@ -150,6 +152,17 @@ class AiokafkaEventSource:
             await asyncio.sleep(timeout_s)  # as long as an empty fetch would have waited
             return []
         return self._records(batches)
+
+    @contextmanager
+    def _unless_fenced(self) -> Iterator[None]:
+        """The broker fencing this static member stops the bridge naming the setting, as
+        `Membership.replaced` does, not as an unexpected library error."""
+        try:
+            yield
+        except LIBRARY_ERRORS as exc:
+            if self._membership.fenced(exc) and self._membership.replaced:
+                raise SourceUnavailable(self._membership.replaced, retriable=False) from exc
+            raise
 
     def _records(self, batches: Mapping[TopicPartition, list[Any]]) -> list[Record]:
         out: list[Record] = []
@@ -205,7 +218,7 @@ class AiokafkaEventSource:
         unknown = [p for p in offsets if p not in self._tps]
         if unknown:  # never assigned to this member: as aiokafka says of one assigned no more
             raise SourceUnavailable(f"commit failed: {unknown[0]} is not assigned", retriable=False)
-        with kafka_errors(SourceUnavailable, "commit failed"):
+        with kafka_errors(SourceUnavailable, "commit failed"), self._unless_fenced():
             await self._consumer.commit({self._tps[p]: o for p, o in offsets.items()})
 
     def assignment(self) -> frozenset[Partition]:

@@ -6,7 +6,7 @@ import asyncio
 from types import SimpleNamespace
 
 import pytest
-from aiokafka.errors import KafkaTimeoutError, NotEnoughReplicasError
+from aiokafka.errors import KafkaError, KafkaTimeoutError, NotEnoughReplicasError, for_code
 
 from adapters.kafka.dead_letters import _outcome
 from adapters.kafka.errors import retriable
@@ -137,6 +137,25 @@ def test_a_dynamic_member_given_a_new_member_id_carries_on() -> None:
     membership.joined(_coordinator("m1"), [0])
     membership.joined(_coordinator("m2"), [0])
     assert membership.replaced is None
+
+
+def test_a_static_member_the_broker_fences_is_replaced_and_other_errors_are_not_fencing() -> None:
+    fenced = for_code(82)()  # FENCED_INSTANCE_ID: aiokafka 0.14 answers UnknownError unpatched
+    assert "FencedInstanceIdError" in repr(fenced)
+    # How aiokafka's JoinGroup/SyncGroup and Heartbeat handlers raise a code they do not handle.
+    for raised in (
+        fenced,
+        KafkaError(repr(fenced)),
+        KafkaError(f"Unexpected exception in heartbeat task: {fenced!r}"),
+    ):
+        membership = Membership("vm-0", 30_000)
+        assert membership.fenced(raised)
+        assert membership.replaced is not None
+        assert "kafka.instance_ordinal" in membership.replaced
+    static = Membership("vm-0", 30_000)
+    assert not static.fenced(KafkaError(repr(for_code(-1)())))  # an unknown server error
+    assert static.replaced is None
+    assert not Membership(None, 10_000).fenced(fenced)  # a dynamic member has no instance id
 
 
 def test_a_dead_letter_unanswered_in_time_is_a_retriable_timeout_and_an_answer_is_kept() -> None:
