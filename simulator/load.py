@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
+import math
 import os
 import secrets
 import tempfile
@@ -17,7 +19,7 @@ import httpx
 import orjson
 
 from simulator.load_costs import CpuMeter, children, stream_bytes_per_entry
-from simulator.load_faults import Injector, needs
+from simulator.load_faults import Injector, needs, traffic_end
 from simulator.load_fleet import Fleet, process_settings, running
 from simulator.load_plan import LoadPlan, add_load_arguments, add_python_argument, plan_from
 from simulator.load_procs import ServiceProcess
@@ -81,6 +83,7 @@ class LoadRun:
             marks=self.marks,
         )
         self.t0 = 0.0  # wall clock when the traffic started
+        self.traffic_s = 0.0  # how long it ran: longer than planned when faults ran late
         self.cpu = CpuMeter(self._roles)
 
     @property
@@ -148,16 +151,24 @@ class LoadRun:
                 self.t0 = time.time()
                 faulting = asyncio.create_task(self.injector.run(self.plan.faults, self.t0))
                 metering = asyncio.create_task(self.cpu.watch(produced))
+                traffic, enough = self.plan.traffic, asyncio.Event()
+                if self.plan.faults:  # stopped by `enough`, however late the faults ran
+                    traffic = dataclasses.replace(traffic, duration_s=math.inf)
+                    ending = asyncio.create_task(self._end_traffic(faulting, enough))
                 await produce_traffic(
                     self.svc.kafka_bootstrap,
                     self.topic,
-                    self.plan.traffic,
+                    traffic,
                     partitions=self.plan.partitions,
+                    stop=enough,
                     tally=self.tally,
                     sent=self.sent,
                     acked=self.acked,
                 )
+                self.traffic_s = time.time() - self.t0
                 produced.set()
+                if self.plan.faults:
+                    await ending
                 await asyncio.gather(outage, watching, faulting, metering)
                 expected = {
                     r.expect.event_id
@@ -173,6 +184,16 @@ class LoadRun:
                 produced.set()
                 stop.set()
                 await asyncio.gather(*browsing, return_exceptions=True)
+
+    async def _end_traffic(self, faulting: asyncio.Task[None], enough: asyncio.Event) -> None:
+        """Stop the traffic once the fault schedule is over (`traffic_end`)."""
+        try:
+            await asyncio.wait({faulting})
+            planned, records = self.plan.traffic.duration_s, self.injector.records
+            end = traffic_end(self.t0, planned, self.plan.faults, records)
+            await asyncio.sleep(max(end - time.time(), 0.0))  # the traffic's own end
+        finally:
+            enough.set()
 
     async def _until(self, done: Any, timeout_s: float) -> None:
         async with asyncio.timeout(timeout_s):
@@ -206,6 +227,7 @@ class LoadRun:
         cfg, plan = self.plan.traffic, self.plan
         return {
             "duration_s": cfg.duration_s,
+            "traffic_s": round(self.traffic_s, 1),
             "rate": cfg.rate,
             "users": cfg.users,
             "bad_ratio": cfg.bad_ratio,

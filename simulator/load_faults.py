@@ -57,6 +57,21 @@ def spread(duration_s: float, kinds: Sequence[str] = KINDS) -> tuple[Fault, ...]
     return tuple(Fault(kind, round(step * (i + 1), 1)) for i, kind in enumerate(kinds))
 
 
+def traffic_end(
+    t0: float, planned_s: float, faults: Sequence[Fault], records: Sequence[FaultRecord]
+) -> float:
+    """When a run's traffic that started at `t0` stops: at its planned end, or later if the
+    schedule ran late. A fault waits for the one before it to be healthy again (a restarted
+    broker's full ISR took ~25 s in a loaded CI run), and one that begins after the traffic
+    ended has nothing to resume. So the traffic goes on after the last fault really began for
+    as long as the plan left after it."""
+    if not faults:
+        return t0 + planned_s
+    tail = max(planned_s - faults[-1].at_s, 0.0)
+    began = max((r.at for r in records), default=t0)
+    return max(t0 + planned_s, began + tail)
+
+
 def needs(faults: Sequence[Fault], svc: Services) -> str | None:
     """Why this schedule cannot run on `svc` (None: it can)."""
     kinds = {f.kind for f in faults}

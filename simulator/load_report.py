@@ -54,7 +54,7 @@ class LoadReport:
         s, lat = self.settings, self.latency_ms
         lines = [
             "EventBridge load report",
-            f"  run          {s.get('duration_s')} s at {s.get('rate')} ev/s, "
+            f"  run          {_ran(s)} s at {s.get('rate')} ev/s, "
             f"{s.get('users')} users, bad ratio {s.get('bad_ratio')}, seed {s.get('seed')}, "
             f"policy {s.get('policy')}"
             + (f", redis restarted at {s['restart_at_s']} s" if s.get("restart_at_s") else ""),
@@ -182,3 +182,11 @@ def build_report(
         "dlq_missing": redis.dlq_missing,
     }
     return report
+
+
+def _ran(settings: dict[str, Any]) -> str:
+    """The planned duration, and how long the traffic really ran when faults made it longer."""
+    planned, ran = settings.get("duration_s"), settings.get("traffic_s")
+    if isinstance(planned, int | float) and isinstance(ran, int | float) and ran > planned + 1:
+        return f"{ran:.1f} (planned {planned:g})"
+    return f"{planned}"

@@ -55,7 +55,8 @@ def test_a_cluster_load_run_through_its_fault_schedule_loses_nothing(
             users=30,
             rate=100.0,
             # A fault waits for the one before to be healthy again (a restarted broker's full
-            # ISR can take ~10 s here): one more step of traffic, so the last one has some.
+            # ISR can take ~10 s here, ~25 s on a loaded machine): one more step of traffic,
+            # and the traffic outlasts a late schedule (load_faults.traffic_end).
             duration_s=STEP_S * (len(kinds) + 2),
             bad_ratio=0.02,
         ),

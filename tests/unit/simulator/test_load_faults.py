@@ -7,9 +7,9 @@ from dataclasses import asdict
 
 import pytest
 
-from simulator.load_faults import Fault, FaultRecord, parse_faults, spread
+from simulator.load_faults import Fault, FaultRecord, parse_faults, spread, traffic_end
 from simulator.load_recovery import recoveries
-from simulator.load_report import fault_line
+from simulator.load_report import LoadReport, fault_line
 from simulator.load_sse import Receipt
 
 pytestmark = pytest.mark.unit
@@ -58,3 +58,30 @@ def test_a_users_scope_and_a_fault_after_which_nothing_came_back() -> None:
     assert rec.silent_s is None
     assert rec.scope == "1 users"
     assert "resumed after never" in fault_line(asdict(rec))
+
+
+def test_traffic_outlasts_a_schedule_that_ran_late_by_the_gap_it_planned_after_the_last() -> None:
+    faults = (Fault("kafka", 27.0), Fault("redis", 36.0))  # planned: 54 s of traffic
+    on_time = [
+        FaultRecord("kafka", "broker 2", 1027.0, back_at=1034.0),
+        FaultRecord("redis", "master", 1036.0, back_at=1040.0),
+    ]
+    assert traffic_end(1000.0, 54.0, faults, on_time) == 1054.0
+    # The CI run that failed: the broker's ISR took until 57.4 s, so the Redis fault began
+    # after the traffic had ended. Now the traffic runs the planned 18 s past its real start.
+    late = [
+        FaultRecord("kafka", "broker 2", 1027.0, back_at=1057.4),
+        FaultRecord("redis", "master", 1057.4, back_at=1063.0),
+    ]
+    assert traffic_end(1000.0, 54.0, faults, late) == pytest.approx(1075.4)
+    # A fault that could not be injected has no record: the last one that was counts.
+    assert traffic_end(1000.0, 54.0, faults, []) == 1054.0
+    assert traffic_end(1000.0, 54.0, faults, [FaultRecord("kafka", "b", 1050.0)]) == 1068.0
+    assert traffic_end(1000.0, 54.0, (), late) == 1054.0
+
+
+def test_the_report_says_when_the_traffic_ran_longer_than_planned() -> None:
+    planned = LoadReport(settings={"duration_s": 54.0, "traffic_s": 54.2, "rate": 100.0})
+    assert "run          54.0 s at 100.0 ev/s" in planned.text()
+    late = LoadReport(settings={"duration_s": 54.0, "traffic_s": 81.04, "rate": 100.0})
+    assert "run          81.0 (planned 54) s at 100.0 ev/s" in late.text()
