@@ -9,23 +9,14 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewPartitions
 
 from simulator.services import Services
 from simulator.verify import read_streams
 from tests.integration.bridge_env import BridgeRun
+from tests.integration.kafka_members import add_partitions
 from tests.integration.raw_events import command_event, event_id_of, produce_raw
 
 pytestmark = pytest.mark.timeout(240)
-
-
-async def add_partitions(bootstrap: str, topic: str, total: int) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_partitions({topic: NewPartitions(total_count=total)})
-    finally:
-        await admin.close()
 
 
 async def produce_to(bootstrap: str, topic: str, partition: int, key: bytes, value: bytes) -> None:

@@ -4,18 +4,15 @@ record; `kafka.fetch_min_bytes` makes the broker hold it until that much is ther
 from __future__ import annotations
 
 import asyncio
-from contextlib import asynccontextmanager
 
 from aiokafka import AIOKafkaProducer
 
 from adapters.kafka.settings import KafkaSettings
-from adapters.kafka.source import AiokafkaEventSource
-from eventbridge.wiring.bridge import kafka_source
 from simulator.services import Services
 from simulator.topics import create_topics_async
 from tests.contracts.source_harness import fetch_until
+from tests.integration.kafka_members import joined, started
 
-started = asynccontextmanager(kafka_source)
 # Long enough that a record the broker holds for it is told apart from one it hands over at
 # once by any machine, however busy; below request_timeout_ms, as the settings require.
 HELD_MS = 25_000
@@ -40,12 +37,6 @@ async def produce(bootstrap: str, topic: str, value: bytes) -> None:
         await producer.send_and_wait(topic, value, partition=0)
     finally:
         await producer.stop()
-
-
-async def joined(source: AiokafkaEventSource) -> None:
-    async with asyncio.timeout(60):
-        while not source.assignment():
-            assert await source.fetch(timeout_s=0.2, max_records=10) == []
 
 
 def test_by_default_a_waiting_fetch_is_answered_by_the_first_record(

@@ -14,21 +14,17 @@ the same message is asserted, so the test does not fail by chance either way."""
 from __future__ import annotations
 
 import asyncio
-from contextlib import asynccontextmanager
 
 import pytest
 
 from adapters.kafka.settings import KafkaSettings
 from adapters.kafka.source import AiokafkaEventSource
 from application.ports import SourceUnavailable
-from eventbridge.wiring.bridge import kafka_source
 from simulator.services import Services
 from simulator.topics import create_topics_async
-from tests.integration.test_bridge_new_partitions import add_partitions
+from tests.integration.kafka_members import add_partitions, joined, started
 
 pytestmark = pytest.mark.timeout(180)
-
-started = asynccontextmanager(kafka_source)
 
 
 def twin_settings(services: Services, unique: str) -> KafkaSettings:
@@ -41,12 +37,6 @@ def twin_settings(services: Services, unique: str) -> KafkaSettings:
         heartbeat_interval_ms=20_000,
         metadata_max_age_ms=1000,  # the new partitions are seen, and a rejoin sent, within 1 s
     )
-
-
-async def holds_partitions(source: AiokafkaEventSource) -> None:
-    async with asyncio.timeout(60):
-        while not source.assignment():
-            await source.fetch(timeout_s=0.2, max_records=10)
 
 
 async def stopped(source: AiokafkaEventSource) -> SourceUnavailable:
@@ -66,9 +56,9 @@ def test_a_static_member_fenced_by_its_twin_stops_naming_the_setting(
     async def scenario() -> None:
         await create_topics_async(settings.bootstrap_servers, {settings.topic: 1})
         async with started(settings) as old:
-            await holds_partitions(old)
+            await joined(old)
             async with started(settings) as twin:
-                await holds_partitions(twin)  # it took over the instance id
+                await joined(twin)  # it took over the instance id
                 await add_partitions(settings.bootstrap_servers, settings.topic, 2)
                 error = await stopped(old)
                 assert f"group.instance.id 'twin-{unique}' was taken over" in str(error)

@@ -88,18 +88,19 @@ class Membership:
         if self.instance_id is not None:
             self.replaced = self._taken_over(self.instance_id)
 
-    def fenced(self, exc: BaseException) -> bool:
-        """Whether `exc` is the broker fencing this static member (FENCED_INSTANCE_ID): it
-        answers a JoinGroup or SyncGroup sent under the member id another consumer's join
-        replaced, before this member's own heartbeat learnt of it. Then it is `replaced`.
-        aiokafka raises the error typed, or wrapped in a KafkaError naming it (its JoinGroup,
-        SyncGroup and Heartbeat handlers wrap a code they handle no other way)."""
+    def fenced(self, exc: BaseException) -> str | None:
+        """When `exc` is the broker fencing this static member (FENCED_INSTANCE_ID), it is
+        `replaced`, and this says why; None for any other error. The broker answers so a
+        JoinGroup or SyncGroup sent under the member id another consumer's join replaced,
+        before this member's own heartbeat learnt of it. aiokafka raises the error typed, or
+        wrapped in a KafkaError naming it (its JoinGroup, SyncGroup and Heartbeat handlers
+        wrap a code they handle no other way)."""
         if self.instance_id is None:
-            return False
+            return None
         if not (isinstance(exc, _FENCED) or _FENCED.__name__ in str(exc)):
-            return False
+            return None
         self.replaced = self._taken_over(self.instance_id)
-        return True
+        return self.replaced
 
     @staticmethod
     def _taken_over(instance_id: str) -> str:

@@ -160,8 +160,8 @@ class AiokafkaEventSource:
         try:
             yield
         except LIBRARY_ERRORS as exc:
-            if self._membership.fenced(exc) and self._membership.replaced:
-                raise SourceUnavailable(self._membership.replaced, retriable=False) from exc
+            if (why := self._membership.fenced(exc)) is not None:
+                raise SourceUnavailable(why, retriable=False) from exc
             raise
 
     def _records(self, batches: Mapping[TopicPartition, list[Any]]) -> list[Record]:
