@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
@@ -78,9 +79,21 @@ class AiokafkaEventSource:
         self._announced = False  # the assigned callback heard of the current assignment
 
     async def start(self) -> None:
-        with kafka_errors(SourceUnavailable, "cannot join the Kafka group"):
-            self._consumer.subscribe([self._settings.topic], listener=_Listener(self))
-            await self._consumer.start()
+        """Join the group. A static member can be fenced here already: with two bridges given
+        one instance id, each join replaces the other's member id, and the one still joining
+        hears FENCED_INSTANCE_ID from its SyncGroup (seen in the soak). A failed start closes
+        the consumer it had begun, so nothing is left open behind the error."""
+        try:
+            with (
+                kafka_errors(SourceUnavailable, "cannot join the Kafka group"),
+                self._unless_fenced(),
+            ):
+                self._consumer.subscribe([self._settings.topic], listener=_Listener(self))
+                await self._consumer.start()
+        except SourceUnavailable:
+            with contextlib.suppress(Exception):
+                await self._consumer.stop()
+            raise
 
     async def stop(self) -> None:
         with kafka_errors(SourceUnavailable, "cannot leave the Kafka group"):

@@ -103,10 +103,36 @@ def test_a_failed_start_is_source_unavailable_with_the_errors_flag(
         source = AiokafkaEventSource(settings=SETTINGS)
         with (
             patch.object(source._consumer, "start", autospec=True, side_effect=error),
+            patch.object(source._consumer, "stop", autospec=True) as stop,
             pytest.raises(SourceUnavailable) as caught,
         ):
             await source.start()
         assert caught.value.retriable is retriable
+        stop.assert_awaited_once()  # the consumer it began is closed behind the error
+
+    run(scenario())
+
+
+def test_a_static_member_fenced_as_it_joins_stops_naming_the_setting() -> None:
+    # Two bridges with one instance id: each join replaces the other's member id, and the
+    # one still in its first join hears FENCED_INSTANCE_ID (82) from its SyncGroup, which
+    # aiokafka 0.14 raises wrapped in a bare KafkaError (seen in the soak).
+    fenced = ke.KafkaError(repr(ke.for_code(82)()))
+    settings = SETTINGS.model_copy(update={"group_instance_id": "vm-0"})
+
+    async def scenario() -> None:
+        source = AiokafkaEventSource(settings=settings)
+        with (
+            patch.object(source._consumer, "start", autospec=True, side_effect=fenced),
+            patch.object(source._consumer, "stop", autospec=True) as stop,
+            pytest.raises(SourceUnavailable, match="'vm-0' was taken over") as caught,
+        ):
+            await source.start()
+        assert caught.value.retriable is False
+        assert "kafka.instance_ordinal" in str(caught.value)
+        stop.assert_awaited_once()
+        with pytest.raises(SourceUnavailable, match="was taken over"):  # and stays stopped
+            await source.fetch(timeout_s=0.01, max_records=1)
 
     run(scenario())
 
