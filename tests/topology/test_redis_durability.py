@@ -21,7 +21,8 @@ from adapters.redis.client import open_client
 from adapters.redis.keys import RedisKeys
 from adapters.redis.settings import RedisSettings
 from adapters.redis.store import RedisStreamStore
-from application.ports import ReplicasShort
+from application.ports import PublishResult, ReplicasShort
+from domain.model import SseMessage
 from simulator.genesis import generate_n
 from simulator.processes import free_port
 from simulator.redis_cluster import LocalRedisCluster
@@ -51,7 +52,7 @@ async def _metrics(port: int) -> str:
         return (await client.get(f"http://127.0.0.1:{port}/metrics")).text
 
 
-async def confirmed(store: RedisStreamStore, msg: Any) -> Any:
+async def confirmed(store: RedisStreamStore, msg: SseMessage) -> PublishResult:
     """A replica that has just attached may not acknowledge at once (clean-clone runs saw the
     first WAIT 1 200 after a start, and after a restart, count 0): the premise is a pair that
     confirms, so the write is sent again (idempotent) until one is confirmed (15 s deadline)."""

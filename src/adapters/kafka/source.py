@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Collection, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -91,7 +90,7 @@ class AiokafkaEventSource:
                 self._consumer.subscribe([self._settings.topic], listener=_Listener(self))
                 await self._consumer.start()
         except SourceUnavailable:
-            with contextlib.suppress(Exception):
+            with suppress(Exception):
                 await self._consumer.stop()
             raise
 
