@@ -3,18 +3,31 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
 import xml.etree.ElementTree as ET
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
+from simulator.processes import die_with_us
+
 _REPO = Path(__file__).resolve().parent.parent
+# How long an interrupted run gets to stop its services and write its report before it is
+# SIGKILLed (its services then die with it: PR_SET_PDEATHSIG).
+_STOP_GRACE_S = 60.0
+
+
+class Interrupted(Exception):
+    """soak-suite was asked to stop (SIGINT or SIGTERM); the run in progress was stopped."""
 
 
 @dataclass
@@ -73,12 +86,83 @@ def run_once(n: int, root: Path, ref: str, marker: str | None) -> Run:
     else:
         command = ["bash", "-c", 'make setup && .venv/bin/pytest -m "$0"', marker]
     with (run.workdir / "output.log").open("wb") as out:
-        run.code = subprocess.run(
-            command, cwd=clone, env=env, stdout=out, stderr=subprocess.STDOUT, check=False
-        ).returncode
+        run.code = run_interruptibly(command, cwd=clone, env=env, out=out)
     run.seconds = time.monotonic() - began
     read_junit(junit, run)
     return run
+
+
+def run_interruptibly(
+    command: list[str],
+    *,
+    cwd: Path,
+    env: dict[str, str],
+    out: Any,
+    grace_s: float = _STOP_GRACE_S,
+) -> int:
+    """Run `command` to its end and return its exit status. If we are asked to stop meanwhile
+    (`Interrupted`), the command's whole process group gets SIGINT, as a Ctrl-C would give it:
+    pytest then stops its services and writes its report. After `grace_s` it is SIGKILLed.
+
+    The command gets a process group of its own, so a terminal's Ctrl-C reaches it only through
+    us, once. It starts with SIGINT at its default (`_stoppable` catches it here, and a caught
+    signal is reset by exec; `die_with_us` resets it too and ties the command to us). Before,
+    soak-suite started in the background by a non-interactive shell inherited SIGINT ignored and
+    passed that on: no SIGINT could stop its pytest (seen: interrupted runs went on for minutes,
+    starting redis-servers)."""
+    proc = subprocess.Popen(
+        command,
+        cwd=cwd,
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        process_group=0,
+        preexec_fn=die_with_us(),  # noqa: PLW1509 - no dlopen or locks in it
+    )
+    try:
+        return proc.wait()
+    except Interrupted:
+        with _ignoring_stops():
+            _signal_group(proc, signal.SIGINT)
+            try:
+                proc.wait(timeout=grace_s)
+            except subprocess.TimeoutExpired:
+                _signal_group(proc, signal.SIGKILL)
+                proc.wait()
+        raise
+
+
+def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):  # it (and its group) ended meanwhile
+        os.killpg(proc.pid, sig)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise Interrupted(signal.Signals(signum).name)
+
+
+@contextlib.contextmanager
+def _stoppable() -> Iterator[None]:
+    """SIGINT and SIGTERM raise `Interrupted` while inside, even where SIGINT was inherited
+    ignored (a background start): a soak must stop cleanly however it is stopped."""
+    before = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+
+
+@contextlib.contextmanager
+def _ignoring_stops() -> Iterator[None]:
+    """A second Ctrl-C while the interrupted run stops must not leave it running unwaited."""
+    before = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
 
 
 def _line(r: Run, times: int) -> str:
@@ -112,12 +196,24 @@ def soak_suite(args: argparse.Namespace) -> int:
     ).stdout.strip()
     print(f"soak-suite: {args.times} runs of {ref[:12]} in {root}", flush=True)
     runs: list[Run] = []
-    for n in range(1, args.times + 1):
-        run = run_once(n, root, ref, args.marker)
-        runs.append(run)
-        print(_line(run, args.times), flush=True)
-        if run.ok and not args.keep:
-            shutil.rmtree(run.workdir, ignore_errors=True)
+    try:
+        with _stoppable():
+            for n in range(1, args.times + 1):
+                run = run_once(n, root, ref, args.marker)
+                runs.append(run)
+                print(_line(run, args.times), flush=True)
+                if run.ok and not args.keep:
+                    shutil.rmtree(run.workdir, ignore_errors=True)
+    except Interrupted as stop:
+        n = len(runs) + 1
+        print(
+            f"soak-suite: {stop} during run {n}: stopped it, not counted "
+            f"(its output: {root / f'run-{n:03d}' / 'output.log'})",
+            flush=True,
+        )
+        if runs:
+            print(summary(runs), flush=True)
+        return 130
     print(summary(runs), flush=True)
     if all(r.ok for r in runs):
         if not args.keep:
