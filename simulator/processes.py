@@ -23,6 +23,7 @@ __all__ = [
     "PortInUse",
     "Watched",
     "die_with_us",
+    "exited",
     "free_port",
     "kill",
     "log_says",
@@ -137,7 +138,8 @@ def spawn(
     return _spawner.run(job)
 
 
-def _exited(pid: int) -> bool:
+def exited(pid: int) -> bool:
+    """Whether our child `pid` has ended, without reaping it."""
     # WNOWAIT: the exited leader stays a zombie, so its PID (the group id) cannot be reused
     # while we kill what is left of its group.
     try:
@@ -151,19 +153,20 @@ def stop(
     *,
     grace_s: float = 15.0,
     refused: Callable[[], bool] | None = None,
+    sig: signal.Signals = signal.SIGTERM,
 ) -> None:
-    """SIGTERM the process group, wait up to `grace_s`, then SIGKILL whatever is left of it.
-    Each time `refused()` says the service turned the SIGTERM down (and keeps running), it
-    gets another one; a service that asks for nothing gets exactly one."""
-    if proc.returncode is None and not _exited(proc.pid):
+    """`sig` (SIGTERM) to the process group, wait up to `grace_s`, then SIGKILL whatever is
+    left of it. Each time `refused()` says the service turned the signal down (and keeps
+    running), it gets another one; a service that asks for nothing gets exactly one."""
+    if proc.returncode is None and not exited(proc.pid):
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
+            os.killpg(proc.pid, sig)
         deadline = time.monotonic() + grace_s
-        while not _exited(proc.pid) and time.monotonic() < deadline:
+        while not exited(proc.pid) and time.monotonic() < deadline:
             if refused is not None and refused():
                 # The leader alone: its helpers (e.g. the very rewrite it waits for) go on.
                 with contextlib.suppress(ProcessLookupError):
-                    os.kill(proc.pid, signal.SIGTERM)
+                    os.kill(proc.pid, sig)
             time.sleep(0.05)  # polling a child's exit with a deadline
     if proc.returncode is None:
         # The leader has exited (or overstayed its grace): no member of its group may outlive

@@ -1,4 +1,18 @@
-"""`soak-suite`: run the whole suite K times, each from a clean clone, and tally what failed."""
+"""`soak-suite`: run the whole suite K times, each from a clean clone, and tally what failed.
+
+Stopping it (Ctrl-C, SIGINT or SIGTERM): the signal handler only records the request; the
+loop acts on it at the points where it waits. The run in progress gets one SIGINT to its
+process group, as a Ctrl-C would give it, so pytest stops its services and tears down; after
+`_STOP_GRACE_S` the group is SIGKILLed, and whatever is left of the group after the run ended
+is too. That run is not counted. soak-suite prints the summary of the runs that ended, then
+dies by the signal it got, so a calling script stops too.
+
+Each run is a session of its own (`processes.spawn`): a terminal's Ctrl-C reaches it only
+through us, once, and it has no terminal to read from (a prompt fails instead of hanging), as
+in CI. It starts with SIGINT at its default. Before, soak-suite started in the background by a
+non-interactive shell (`nohup ... &`) inherited SIGINT ignored and passed that on: no SIGINT
+could stop its pytest (seen: interrupted runs went on for minutes, starting redis-servers).
+"""
 
 from __future__ import annotations
 
@@ -18,16 +32,13 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from simulator.processes import die_with_us
+from simulator.processes import die_with_us, exited, spawn, stop
 
 _REPO = Path(__file__).resolve().parent.parent
-# How long an interrupted run gets to stop its services and write its report before it is
-# SIGKILLed (its services then die with it: PR_SET_PDEATHSIG).
+# How long an interrupted run gets to stop its services and write its report.
 _STOP_GRACE_S = 60.0
-
-
-class Interrupted(Exception):
-    """soak-suite was asked to stop (SIGINT or SIGTERM); the run in progress was stopped."""
+_POLL_S = 0.2  # how often a waiting soak looks at a stop request
+_STOPS = (signal.SIGINT, signal.SIGTERM)
 
 
 @dataclass
@@ -45,6 +56,31 @@ class Run:
         return self.code == 0 and not self.failed
 
 
+class StopRequest:
+    """The first SIGINT or SIGTERM we got (later ones change nothing): a signal handler that
+    only records, so no exception is raised into whatever code the signal interrupts."""
+
+    def __init__(self) -> None:
+        self.signal: signal.Signals | None = None
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        if self.signal is None:
+            self.signal = signal.Signals(signum)
+
+
+@contextlib.contextmanager
+def stoppable() -> Iterator[StopRequest]:
+    """Record SIGINT and SIGTERM while inside, also where SIGINT came inherited as ignored (a
+    background start): a soak must stop cleanly however it is stopped."""
+    request = StopRequest()
+    before = {sig: signal.signal(sig, request) for sig in _STOPS}
+    try:
+        yield request
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+
+
 def read_junit(path: Path, run: Run) -> None:
     """Add what a JUnit XML report says to `run`: passed and skipped counts, failed test ids."""
     if not path.exists():
@@ -59,18 +95,32 @@ def read_junit(path: Path, run: Run) -> None:
             run.passed += 1
 
 
+def _git(*args: str) -> None:
+    # A session of its own: a Ctrl-C meant for the soak must not fail the clone half-way (the
+    # stop request is acted on once it is done); tied to us, so it cannot outlive us.
+    subprocess.run(
+        ["git", *args],
+        check=True,
+        start_new_session=True,
+        preexec_fn=die_with_us(),
+    )
+
+
 def _clone(workdir: Path, ref: str) -> Path:
     clone = workdir / _REPO.name
-    subprocess.run(["git", "clone", "--quiet", str(_REPO), str(clone)], check=True)
-    subprocess.run(["git", "-C", str(clone), "checkout", "--quiet", ref], check=True)
+    _git("clone", "--quiet", str(_REPO), str(clone))
+    _git("-C", str(clone), "checkout", "--quiet", ref)
     shared = _REPO.parent / "shared"
     if shared.is_dir():  # the lead's shared notes sit beside every worktree; mirror that
         shutil.copytree(shared, workdir / "shared", symlinks=True)
     return clone
 
 
-def run_once(n: int, root: Path, ref: str, marker: str | None) -> Run:
-    """Clone `ref`, run `.ci/run` (or `make setup` + pytest -m `marker`) with CI=true."""
+def run_once(
+    n: int, root: Path, ref: str, marker: str | None, request: StopRequest | None = None
+) -> Run | None:
+    """Clone `ref`, run `.ci/run` (or `make setup` + pytest -m `marker`) with CI=true; None if
+    a stop was requested before it ended (then it was stopped, see the module's docstring)."""
     run = Run(n=n, workdir=root / f"run-{n:03d}")
     run.workdir.mkdir(parents=True)
     began = time.monotonic()
@@ -85,84 +135,53 @@ def run_once(n: int, root: Path, ref: str, marker: str | None) -> Run:
         command = ["bash", ".ci/run"]
     else:
         command = ["bash", "-c", 'make setup && .venv/bin/pytest -m "$0"', marker]
-    with (run.workdir / "output.log").open("wb") as out:
-        run.code = run_interruptibly(command, cwd=clone, env=env, out=out)
+    code = run_until_stopped(
+        command, cwd=clone, env=env, log=run.workdir / "output.log", request=request
+    )
+    if code is None:
+        return None
+    run.code = code
     run.seconds = time.monotonic() - began
     read_junit(junit, run)
     return run
 
 
-def run_interruptibly(
+def run_until_stopped(
     command: list[str],
     *,
     cwd: Path,
     env: dict[str, str],
-    out: Any,
-    grace_s: float = _STOP_GRACE_S,
-) -> int:
-    """Run `command` to its end and return its exit status. If we are asked to stop meanwhile
-    (`Interrupted`), the command's whole process group gets SIGINT, as a Ctrl-C would give it:
-    pytest then stops its services and writes its report. After `grace_s` it is SIGKILLed.
-
-    The command gets a process group of its own, so a terminal's Ctrl-C reaches it only through
-    us, once. It starts with SIGINT at its default (`_stoppable` catches it here, and a caught
-    signal is reset by exec; `die_with_us` resets it too and ties the command to us). Before,
-    soak-suite started in the background by a non-interactive shell inherited SIGINT ignored and
-    passed that on: no SIGINT could stop its pytest (seen: interrupted runs went on for minutes,
-    starting redis-servers)."""
-    proc = subprocess.Popen(
-        command,
-        cwd=cwd,
-        env=env,
-        stdout=out,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        process_group=0,
-        preexec_fn=die_with_us(),  # noqa: PLW1509 - no dlopen or locks in it
-    )
-    try:
-        return proc.wait()
-    except Interrupted:
-        with _ignoring_stops():
-            _signal_group(proc, signal.SIGINT)
-            try:
-                proc.wait(timeout=grace_s)
-            except subprocess.TimeoutExpired:
-                _signal_group(proc, signal.SIGKILL)
-                proc.wait()
-        raise
+    log: Path,
+    request: StopRequest | None,
+) -> int | None:
+    """Run `command` in a session of its own, output to `log`; its exit status, or None if
+    `request` came first: then its group got SIGINT, `_STOP_GRACE_S` to end, and SIGKILL."""
+    if request is not None and request.signal is not None:
+        return None
+    proc = spawn(command, log=log, cwd=cwd, env=env)
+    while not exited(proc.pid):  # not reaped: its group id stays its own until stop()
+        if request is not None and request.signal is not None:
+            stop(proc, grace_s=_STOP_GRACE_S, sig=signal.SIGINT)
+            return None
+        time.sleep(_POLL_S)  # polling a child's exit and a stop request
+    stop(proc, grace_s=0)  # it has ended: SIGKILL what it left in its group, and reap it
+    return proc.returncode
 
 
-def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError):  # it (and its group) ended meanwhile
-        os.killpg(proc.pid, sig)
+def _stopped(request: StopRequest, workdir: Path, n: int) -> str:
+    name = request.signal.name if request.signal is not None else "stop"
+    log = workdir / "output.log"
+    if log.exists():
+        return f"{name}: stopped run {n}, not counted (its output: {log})"
+    return f"{name}: stopped before run {n} started"
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise Interrupted(signal.Signals(signum).name)
-
-
-@contextlib.contextmanager
-def _stoppable() -> Iterator[None]:
-    """SIGINT and SIGTERM raise `Interrupted` while inside, even where SIGINT was inherited
-    ignored (a background start): a soak must stop cleanly however it is stopped."""
-    before = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in before.items():
-            signal.signal(sig, handler)
-
-
-@contextlib.contextmanager
-def _ignoring_stops() -> Iterator[None]:
-    """A second Ctrl-C while the interrupted run stops must not leave it running unwaited."""
-    before = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in before.items():
-            signal.signal(sig, handler)
+def _die_by(sig: signal.Signals) -> int:
+    """End as the signal would have ended us, so a shell running us stops too (it stops a
+    script only for a child that died by SIGINT, not for an exit status)."""
+    signal.signal(sig, signal.SIG_DFL)
+    os.kill(os.getpid(), sig)
+    return 128 + sig  # not reached
 
 
 def _line(r: Run, times: int) -> str:
@@ -196,25 +215,22 @@ def soak_suite(args: argparse.Namespace) -> int:
     ).stdout.strip()
     print(f"soak-suite: {args.times} runs of {ref[:12]} in {root}", flush=True)
     runs: list[Run] = []
-    try:
-        with _stoppable():
-            for n in range(1, args.times + 1):
-                run = run_once(n, root, ref, args.marker)
-                runs.append(run)
-                print(_line(run, args.times), flush=True)
-                if run.ok and not args.keep:
-                    shutil.rmtree(run.workdir, ignore_errors=True)
-    except Interrupted as stop:
-        n = len(runs) + 1
-        print(
-            f"soak-suite: {stop} during run {n}: stopped it, not counted "
-            f"(its output: {root / f'run-{n:03d}' / 'output.log'})",
-            flush=True,
-        )
-        if runs:
-            print(summary(runs), flush=True)
-        return 130
-    print(summary(runs), flush=True)
+    with stoppable() as request:
+        for n in range(1, args.times + 1):
+            run = run_once(n, root, ref, args.marker, request)
+            if run is None:
+                print(f"soak-suite: {_stopped(request, root / f'run-{n:03d}', n)}", flush=True)
+                break
+            runs.append(run)
+            print(_line(run, args.times), flush=True)
+            if run.ok and not args.keep:
+                shutil.rmtree(run.workdir, ignore_errors=True)
+    if runs:
+        print(summary(runs), flush=True)
+    if request.signal is not None:
+        if len(runs) == args.times:
+            print(f"soak-suite: {request.signal.name} after the last run", flush=True)
+        return _die_by(request.signal)
     if all(r.ok for r in runs):
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
