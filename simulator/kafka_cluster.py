@@ -87,7 +87,8 @@ class LocalKafkaCluster:
         for node in self.nodes:
             node.voters = voters
         with ThreadPoolExecutor(len(self.nodes), thread_name_prefix="kafka-format") as pool:
-            list(pool.map(lambda n: n.format_storage(jvm, self.cluster_id), self.nodes))
+            cluster_id = self.cluster_id
+            list(pool.map(lambda n: n.format_storage(jvm, cluster_id, cancel=cancel), self.nodes))
         watched = [node.launch(jvm) for node in self.nodes]
         try:
             wait_until(

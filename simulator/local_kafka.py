@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -19,6 +18,7 @@ from simulator.processes import (
     log_size,
     port_open,
     release_port,
+    run_to_end,
     spawn,
     start_serving,
 )
@@ -33,6 +33,8 @@ __all__ = [
 ]
 
 log = logging.getLogger("simulator.kafka")
+# A JVM that formats a few files: seconds even on a loaded machine; a hang must not be forever.
+_FORMAT_TIMEOUT_S = 90.0
 
 
 class LocalKafka(LocalService):
@@ -119,21 +121,23 @@ class LocalKafka(LocalService):
             f"{libs}/*",
         ]
 
-    def format_storage(self, jvm: list[str], cluster_id: str) -> Path:
+    def format_storage(
+        self, jvm: list[str], cluster_id: str, *, cancel: threading.Event | None = None
+    ) -> Path:
         """A fresh, empty data directory formatted for `cluster_id`; returns the properties."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         # Never reuse data: an earlier (perhaps interrupted) run in this workdir left a log
         # formatted for another cluster id and other ports.
         shutil.rmtree(self.workdir / "data", ignore_errors=True)
         props = self._properties()
-        with (self.workdir / "kafka.log").open("ab") as out:
-            subprocess.run(
-                [*jvm, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)],
-                check=True,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # a Ctrl-C meant for us must not kill it half-way
-            )
+        # Tied to us like the broker (its own session, so a Ctrl-C meant for us cannot kill it
+        # half-way; PDEATHSIG, so it cannot outlive a SIGKILLed run), and stopped on `cancel`.
+        run_to_end(
+            [*jvm, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)],
+            log=self.workdir / "kafka.log",
+            timeout_s=_FORMAT_TIMEOUT_S,
+            cancel=cancel,
+        )
         return props
 
     def start(self, timeout_s: float = 120.0, *, cancel: threading.Event | None = None) -> float:
@@ -155,7 +159,7 @@ class LocalKafka(LocalService):
 
     def _start_once(self, jvm: list[str], deadline: float, cancel: threading.Event | None) -> None:
         self.cluster_id = new_cluster_id()
-        props = self.format_storage(jvm, self.cluster_id)
+        props = self.format_storage(jvm, self.cluster_id, cancel=cancel)
         # An open port is not a working broker (nor necessarily ours): see broker_serves.
         self._proc = start_serving(
             [*jvm, "kafka.Kafka", str(props)],

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import itertools
+import os
 import socket
 import subprocess
+import sys
+import threading
 from pathlib import Path
 
 import pytest
 
 from simulator.kafka_ready import broker_serves
 from simulator.local_kafka import LocalKafka, new_cluster_id
-from simulator.processes import free_port
+from simulator.processes import Cancelled, free_port, wait_until
+from simulator.proctree import Proc, descendants
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -23,14 +27,50 @@ def test_the_storage_tool_refuses_an_id_starting_with_a_dash_which_we_never_gene
     jvm = kafka.jvm_command()
     good = new_cluster_id()
     # Why the rule matters: the tool reads "-t -abc..." as a missing id and another option.
-    with pytest.raises(subprocess.CalledProcessError):
+    with pytest.raises(RuntimeError, match="argument --cluster-id/-t: expected one argument"):
         kafka.format_storage(jvm, "-" + good[1:])
-    log = (tmp_path / "kafka.log").read_text()
-    assert "argument --cluster-id/-t: expected one argument" in log
     assert not any(new_cluster_id().startswith("-") for _ in range(5_000))
     kafka.format_storage(jvm, good)
     meta = (tmp_path / "data" / "meta.properties").read_text()
     assert f"cluster.id={good}" in meta
+
+
+# A format that hangs, in place of the JVM: `sh -c 'exec sleep 60' kafka.tools.StorageTool ...`.
+HANGS = ["sh", "-c", "exec sleep 60"]
+FORMATS = f"""
+import sys
+from pathlib import Path
+from simulator.local_kafka import LocalKafka
+LocalKafka(Path(sys.argv[1])).format_storage({HANGS!r}, "x")
+"""
+
+
+def test_a_format_dies_with_a_killed_run_and_is_stopped_when_we_are_asked_to_stop(
+    tmp_path: Path,
+) -> None:
+    # A run SIGKILLed while it formats (an interrupted `make test`) leaves nothing behind.
+    parent = subprocess.Popen(
+        [sys.executable, "-c", FORMATS, str(tmp_path / "killed")],
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    seen: list[Proc] = []
+
+    def formatting() -> bool:
+        seen.extend(p for p in descendants(parent.pid) if p.name == "sleep")
+        return bool(seen)
+
+    try:
+        wait_until(formatting, timeout_s=30, what="the format to start")
+    finally:
+        parent.kill()
+        parent.wait()
+    wait_until(lambda: not seen[0].alive(), timeout_s=20, what="the orphaned format to die")
+    # Asked to stop (env's SIGTERM during its start): stopped at once, not waited for.
+    asked = threading.Event()
+    threading.Timer(1.0, asked.set).start()
+    with pytest.raises(Cancelled):
+        LocalKafka(tmp_path / "cancelled").format_storage(HANGS, "x", cancel=asked)
+    assert not [p for p in descendants(os.getpid()) if p.name == "sleep" and p.alive()]
 
 
 def test_a_broker_whose_port_is_taken_moves_to_new_ports_and_serves(tmp_path: Path) -> None:
