@@ -23,9 +23,9 @@ import argparse
 import asyncio
 import gc
 import os
+import shutil
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.gateway_clients import SECRET, cpu_s, open_all, raise_fd_limit, rss_kib, wait_ready
-from simulator.processes import free_port, spawn
+from simulator.processes import free_port, spawn, stop
 from simulator.services import services
 
 PUBLISHER = Path(__file__).with_name("gateway_publisher.py")
@@ -90,17 +90,16 @@ def run_gateway(args: argparse.Namespace, target: Target) -> Run:
     # raised file limit.
     argv = [target.python, "-m", "eventbridge", "gateway"]
     child = spawn(argv, log=log, env=gateway_env(args, target, port, prefix))
-    print(f"gateway ({target.python}) log: {log}")
+    print(f"gateway ({target.python}) log: {log} (removed unless the round fails)")
     try:
-        return asyncio.run(measure(args, target, port, prefix, child.pid))
+        result = asyncio.run(measure(args, target, port, prefix, child.pid))
     finally:
-        try:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-            child.wait(30)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            print(f"gateway did not stop within 30s; see {log}")
+        stop(child, grace_s=30)  # SIGTERM, then SIGKILL whatever is left of its group
+    if child.returncode == -signal.SIGKILL:
+        print(f"gateway did not stop within 30s; see {log}")
+    else:
+        shutil.rmtree(log.parent)  # kept only when the round failed, or the gateway hung
+    return result
 
 
 async def write_events(args: argparse.Namespace, target: Target, prefix: str) -> int:
