@@ -96,7 +96,20 @@ class AiokafkaEventSource:
 
     async def stop(self) -> None:
         with kafka_errors(SourceUnavailable, "cannot leave the Kafka group"):
-            await self._consumer.stop()
+            try:
+                await self._consumer.stop()
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise  # we are being cancelled ourselves
+                # aiokafka 0.14 (aio-libs/aiokafka#647): Fetcher.close() awaits the fetch tasks it
+                # has just cancelled, so one waiting out a retry (Kafka down) raises the cancel
+                # out of stop(), before the client is closed. Finish the close here.
+                log.warning("kafka consumer stopped while a fetch was retrying")
+                client = getattr(self._consumer, "_client", None)
+                if client is not None:
+                    with suppress(*LIBRARY_ERRORS):
+                        await client.close()
         if self._instance_id is not None and self._settings.leave_group_on_shutdown:
             await self._leave_for_good(self._instance_id)
 
@@ -230,8 +243,18 @@ class AiokafkaEventSource:
         unknown = [p for p in offsets if p not in self._tps]
         if unknown:  # never assigned to this member: as aiokafka says of one assigned no more
             raise SourceUnavailable(f"commit failed: {unknown[0]} is not assigned", retriable=False)
-        with kafka_errors(SourceUnavailable, "commit failed"), self._unless_fenced():
-            await self._consumer.commit({self._tps[p]: o for p, o in offsets.items()})
+        # aiokafka retries a commit until the coordinator answers, without end: while Kafka is
+        # down the bridge would wait there and never see a SIGTERM. Bounded like every request.
+        limit_s = self._settings.request_timeout_ms / 1000
+        try:
+            async with asyncio.timeout(limit_s):
+                with kafka_errors(SourceUnavailable, "commit failed"), self._unless_fenced():
+                    await self._consumer.commit({self._tps[p]: o for p, o in offsets.items()})
+        except TimeoutError:
+            raise SourceUnavailable(
+                f"commit failed: no answer from Kafka within {limit_s:g} s "
+                "(kafka.request_timeout_ms)"
+            ) from None
 
     def assignment(self) -> frozenset[Partition]:
         return frozenset(self._partition(tp) for tp in self._consumer.assignment())
