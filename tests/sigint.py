@@ -8,24 +8,41 @@ starting services, past the interrupt (seen in soaks: a run still going 40 s aft
 
 So for the session SIGINT raises KeyboardInterrupt at once, as it does outside a loop.
 `asyncio.run` installs its own handler only over Python's default one, so it keeps out of the
-way. Should the test swallow even that, the run stops after the test."""
+way. On its way out it cancels the test's tasks once and waits for them: should a task lose
+that cancel, every task still there is cancelled again RECANCEL_S later, and every second
+after. Should the test swallow even the KeyboardInterrupt, the run stops after the test."""
 
 from __future__ import annotations
 
+import asyncio
 import signal
-import threading
 from collections.abc import Iterator
 from types import FrameType
 
 import pytest
 
-_interrupted = threading.Event()
-_installed = threading.Event()
+RECANCEL_S = 5.0  # time for the tests' async cleanup before it is cancelled again
+
+_state = {"interrupted": False, "installed": False}  # plain values: set in a signal handler
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
-    _interrupted.set()
+    _state["interrupted"] = True
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        loop.call_later(RECANCEL_S, _cancel_again, loop)
     raise KeyboardInterrupt
+
+
+def _cancel_again(loop: asyncio.AbstractEventLoop) -> None:
+    left = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for task in left:
+        task.cancel()
+    if left:
+        loop.call_later(1.0, _cancel_again, loop)
 
 
 def _install() -> None:
@@ -33,7 +50,7 @@ def _install() -> None:
     # ignored, and a handler someone else installed is theirs.
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, _raise_interrupt)
-        _installed.set()
+        _state["installed"] = True
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -41,18 +58,18 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    if _installed.is_set() and signal.getsignal(signal.SIGINT) is _raise_interrupt:
+    if _state["installed"] and signal.getsignal(signal.SIGINT) is _raise_interrupt:
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
-    if _installed.is_set():
-        # again: asyncio's remove_signal_handler puts back Python's default when a test ran a
-        # process's own handlers in-process (`eventbridge_main`)
+    if _state["installed"]:
+        # again: asyncio's remove_signal_handler puts Python's default back, after a test that
+        # ran a loop with a SIGINT handler of its own (as the CLI's install_stop_signals)
         _install()
     try:
         return (yield)
     finally:
-        if _interrupted.is_set():
+        if _state["interrupted"]:
             item.session.shouldstop = "interrupted by SIGINT (caught inside the test)"

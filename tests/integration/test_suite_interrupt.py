@@ -20,8 +20,8 @@ pytestmark = pytest.mark.timeout(90)
 ROOT = Path(__file__).resolve().parents[2]
 
 # After a test that leaves Python's default SIGINT handler, one swallows a cancel (as CPython
-# 3.11's wait_for can, gh-86296) and ends. Under asyncio.run's own SIGINT handling it passes,
-# and the test after it runs.
+# 3.11's wait_for can, gh-86296) and works on. Under asyncio.run's own SIGINT handling it runs
+# to its end, passes, and the test after it runs.
 SWALLOWS_A_CANCEL = """
 import asyncio, os, signal
 from pathlib import Path
@@ -42,6 +42,8 @@ def test_swallows_a_cancel():
         except asyncio.CancelledError:
             pass  # lost
         (MARKS / "cancel-lost").touch()
+        await asyncio.sleep(60)  # and works on
+        (MARKS / "ran-on").touch()
     asyncio.run(main())
 
 def test_after():
@@ -54,35 +56,39 @@ def test_a_sigint_during_a_test_that_swallows_its_cancel_stops_the_run(tmp_path:
     marks.mkdir()
     test_file = tmp_path / "test_interrupted.py"
     test_file.write_text(textwrap.dedent(SWALLOWS_A_CANCEL))
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-p",
-            "no:cacheprovider",
-            "--rootdir",
-            str(ROOT),
-            "-c",
-            str(ROOT / "pyproject.toml"),
-            str(test_file),
-        ],
-        cwd=ROOT,
-        env={**os.environ, "MARKS": str(marks)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        # SIGINT as a terminal gives it, whatever ours is (a soak started in the background)
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509
-    )
+    output = tmp_path / "pytest.out"
+    with output.open("wb") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-p",
+                "no:cacheprovider",
+                "--rootdir",
+                str(ROOT),
+                "-c",
+                str(ROOT / "pyproject.toml"),
+                str(test_file),
+            ],
+            cwd=ROOT,
+            env={**os.environ, "MARKS": str(marks)},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            # SIGINT as a terminal gives it, whatever ours is (a soak started in the background)
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509
+        )
     try:
         wait_until((marks / "waiting").exists, timeout_s=60, what="the test to wait")
         proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=30)
+        proc.wait(timeout=30)
     finally:
         proc.kill()
         proc.wait()
-    text = out.decode(errors="replace")
+    text = output.read_text(errors="replace")
     assert proc.returncode == pytest.ExitCode.INTERRUPTED, text
     assert "KeyboardInterrupt" in text, text
     assert not (marks / "second-test-ran").exists(), text
+    assert (marks / "cancel-lost").exists(), text  # the test did lose asyncio.run's cancel
+    assert not (marks / "ran-on").exists(), text  # and was cancelled again, not waited for
