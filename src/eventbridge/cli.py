@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
+import os
 import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 from eventbridge.settings import EventBridgeSettings, SettingsError, load_settings
+
+# A stop that outlived bridge.stop_timeout_s: the process exits without the rest of its drain.
+EXIT_STOP_TIMEOUT = 3
+
+log = logging.getLogger("eventbridge")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -58,11 +66,46 @@ def _aware_time(text: str) -> datetime:
     return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
-def install_stop_signals(stop: asyncio.Event) -> None:
-    """SIGTERM and SIGINT set `stop` (once); the services then drain and close."""
+def install_stop_signals(stop: asyncio.Event, *, deadline_s: float | None = None) -> None:
+    """SIGTERM and SIGINT set `stop` (once); the services then drain and close. With
+    `deadline_s`, a process still running that long after the first signal exits at once
+    (EXIT_STOP_TIMEOUT), from a thread of its own, so even a loop stuck in a library ends."""
     loop = asyncio.get_running_loop()
+
+    def on_signal(sig: signal.Signals) -> None:
+        if stop.is_set():
+            return
+        log.info("stop requested", extra={"signal": sig.name, "stop_timeout_s": deadline_s})
+        if deadline_s is not None:
+            timer = threading.Timer(deadline_s, _give_up, args=(deadline_s,))
+            timer.daemon = True
+            timer.start()
+        stop.set()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal, sig)
+
+
+def _stop_deadline_s(command: str, settings: EventBridgeSettings) -> float | None:
+    """The bridge's stop is bounded by bridge.stop_timeout_s, `run`'s by that plus the
+    gateway's own drain; the gateway alone ends its streams within gateway.drain_s."""
+    if command == "bridge":
+        return settings.bridge.stop_timeout_s
+    if command == "run":
+        return settings.bridge.stop_timeout_s + settings.gateway.drain_s
+    return None
+
+
+def _give_up(deadline_s: float) -> None:
+    # Nothing is lost: what was not committed is read again by the next member and written
+    # once more, and writes are idempotent by event id (as after a SIGKILL).
+    log.error(
+        "stop took longer than bridge.stop_timeout_s: exiting without the rest of the drain",
+        extra={"stop_timeout_s": deadline_s},
+    )
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    os._exit(EXIT_STOP_TIMEOUT)
 
 
 async def _serve(command: str, settings: EventBridgeSettings) -> int:
@@ -72,7 +115,7 @@ async def _serve(command: str, settings: EventBridgeSettings) -> int:
     from eventbridge.runtime import run_bridge  # noqa: PLC0415
 
     stop = asyncio.Event()
-    install_stop_signals(stop)
+    install_stop_signals(stop, deadline_s=_stop_deadline_s(command, settings))
     try:
         if command == "bridge":
             await run_bridge(settings, stop)

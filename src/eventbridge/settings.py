@@ -105,6 +105,12 @@ class BridgeSettings(BaseModel):
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=9464, ge=0, le=65535)
     no_assignment_grace_s: float = Field(default=60.0, gt=0)
+    stop_timeout_s: float = Field(
+        default=25.0,
+        gt=0,
+        description="After SIGTERM/SIGINT, the longest the bridge (and `run`) drains before it "
+        "exits without the rest (3); below the supervisor's grace (Kubernetes: 30 s)",
+    )
 
 
 class MetricsSettings(BaseModel):

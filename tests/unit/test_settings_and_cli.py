@@ -15,7 +15,7 @@ import uvloop
 
 from domain.breaker import BreakerPolicy
 from eventbridge.check import check_lines
-from eventbridge.cli import _loop_factory, main
+from eventbridge.cli import _loop_factory, _stop_deadline_s, main
 from eventbridge.settings import CONFIG_ENV, EventBridgeSettings, SettingsError, load_settings
 from eventbridge.wiring.bridge import breaker_policy
 
@@ -165,3 +165,20 @@ def test_only_the_gateway_command_runs_on_uvloop() -> None:
     assert _loop_factory("gateway") is uvloop.new_event_loop
     assert _loop_factory("bridge") is None
     assert _loop_factory("run") is None
+
+
+def test_the_bridge_stop_is_bounded_by_its_timeout_and_runs_by_the_gateway_drain_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("EVENTBRIDGE__BRIDGE__STOP_TIMEOUT_S", "12")
+    monkeypatch.setenv("EVENTBRIDGE__GATEWAY__DRAIN_S", "4")
+    settings = load_settings()
+    assert _stop_deadline_s("bridge", settings) == 12
+    assert _stop_deadline_s("run", settings) == 16
+    assert _stop_deadline_s("gateway", settings) is None  # its drain bounds it: gateway.drain_s
+
+
+def test_a_stop_timeout_of_zero_is_refused_naming_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EVENTBRIDGE__BRIDGE__STOP_TIMEOUT_S", "0")
+    with pytest.raises(SettingsError, match=r"bridge\.stop_timeout_s"):
+        load_settings()
