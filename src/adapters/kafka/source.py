@@ -12,6 +12,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 
 from adapters.kafka.admin import KafkaAdminError
+from adapters.kafka.closing import stop_consumer
 from adapters.kafka.errors import LIBRARY_ERRORS, described, kafka_errors, retriable
 from adapters.kafka.leave import remove_static_member
 from adapters.kafka.membership import Membership, group_instance_id
@@ -95,44 +96,10 @@ class AiokafkaEventSource:
             raise
 
     async def stop(self) -> None:
-        task = asyncio.current_task()
-        cancels_before = task.cancelling() if task is not None else 0
         with kafka_errors(SourceUnavailable, "cannot leave the Kafka group"):
-            try:
-                await self._consumer.stop()
-            except asyncio.CancelledError:
-                if task is not None and task.cancelling() > cancels_before:
-                    raise  # we are being cancelled ourselves
-                # aiokafka 0.14 (aio-libs/aiokafka#647): Fetcher.close() awaits the fetch tasks it
-                # has just cancelled, so one waiting out a retry (Kafka down) raises the cancel
-                # out of stop(), and the rest of the close never runs.
-                log.warning("kafka consumer stop cut short (Kafka down): closing the rest")
-                await self._finish_close()
+            await stop_consumer(self._consumer, timeout_s=self._settings.request_timeout_ms / 1000)
         if self._instance_id is not None and self._settings.leave_group_on_shutdown:
             await self._leave_for_good(self._instance_id)
-
-    async def _finish_close(self) -> None:
-        """What aiokafka's stop() left undone after a stage raised a cancel of its own: the
-        coordinator's and the fetcher's tasks (one fetch per broker) cancelled and awaited,
-        at most a request timeout, then the client closed."""
-        coordinator = getattr(self._consumer, "_coordinator", None)
-        fetcher = getattr(self._consumer, "_fetcher", None)
-        owned = [
-            getattr(coordinator, "_coordination_task", None),
-            getattr(coordinator, "_heartbeat_task", None),
-            getattr(coordinator, "_commit_refresh_task", None),
-            getattr(fetcher, "_fetch_task", None),
-            *getattr(fetcher, "_pending_tasks", ()),
-        ]
-        left = [t for t in owned if isinstance(t, asyncio.Future) and not t.done()]
-        for running in left:
-            running.cancel()
-        if left:
-            await asyncio.wait(left, timeout=self._settings.request_timeout_ms / 1000)
-        client = getattr(self._consumer, "_client", None)
-        if client is not None:
-            with suppress(*LIBRARY_ERRORS):
-                await client.close()
 
     async def _leave_for_good(self, instance_id: str) -> None:
         s = self._settings
