@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from types import FrameType
 
 import pytest
+from _pytest.tmpdir import tmppath_result_key
 
 RECANCEL_S = 5.0  # time for the tests' async cleanup before it is cancelled again
 
@@ -73,3 +74,6 @@ def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
     finally:
         if _state["interrupted"]:
             item.session.shouldstop = "interrupted by SIGINT (caught inside the test)"
+            # tmp_path's teardown (at the session's end, after an interrupt) reads what only a
+            # call's report stores, and raised KeyError over the interrupt; keep the directory
+            item.stash.setdefault(tmppath_result_key, {"call": False})

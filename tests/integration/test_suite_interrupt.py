@@ -1,6 +1,7 @@
 """A SIGINT stops the test run even when the test's event loop loses the cancel it makes of
-it (tests/sigint.py): the interrupt is never taken for a test result and the run goes no
-further. A real pytest, with the project's settings, over a test that swallows a cancel."""
+it (tests/sigint.py): the interrupt is never taken for a test result, nothing is raised over
+it, and the run goes no further. A real pytest, with the project's settings, over a test
+that swallows a cancel and a fixture interrupted while it starts a service."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ def test_runs_a_process_own_handlers():  # as eventbridge_main in-process: Pytho
         asyncio.get_running_loop().remove_signal_handler(signal.SIGINT)
     asyncio.run(main())
 
-def test_swallows_a_cancel():
+def test_swallows_a_cancel(tmp_path):
     async def main():
         (MARKS / "waiting").touch()
         try:
@@ -51,26 +52,40 @@ def test_after():
 """
 
 
-def test_a_sigint_during_a_test_that_swallows_its_cancel_stops_the_run(tmp_path: Path) -> None:
+# A fixture interrupted while it starts something: no report of its setup is made, and
+# tmp_path's teardown at the session's end raised KeyError over the interrupt (seen in a soak).
+INTERRUPTED_IN_SETUP = """
+import os, time
+from pathlib import Path
+import pytest
+
+MARKS = Path(os.environ["MARKS"])
+
+@pytest.fixture
+def service(tmp_path):
+    (MARKS / "waiting").touch()
+    time.sleep(60)  # stands for a service's start
+    yield
+
+def test_uses_a_service(service):
+    (MARKS / "ran-on").touch()
+
+def test_after():
+    (MARKS / "second-test-ran").touch()
+"""
+
+
+def interrupted(tmp_path: Path, source: str) -> tuple[int, str, Path]:
+    """Run `source` under pytest, SIGINT it once it says "waiting": its code, output, marks."""
     marks = tmp_path / "marks"
     marks.mkdir()
     test_file = tmp_path / "test_interrupted.py"
-    test_file.write_text(textwrap.dedent(SWALLOWS_A_CANCEL))
+    test_file.write_text(textwrap.dedent(source))
     output = tmp_path / "pytest.out"
+    argv = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--rootdir", str(ROOT)]
     with output.open("wb") as out:
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "pytest",
-                "-p",
-                "no:cacheprovider",
-                "--rootdir",
-                str(ROOT),
-                "-c",
-                str(ROOT / "pyproject.toml"),
-                str(test_file),
-            ],
+            [*argv, "-c", str(ROOT / "pyproject.toml"), str(test_file)],
             cwd=ROOT,
             env={**os.environ, "MARKS": str(marks)},
             stdout=out,
@@ -86,9 +101,16 @@ def test_a_sigint_during_a_test_that_swallows_its_cancel_stops_the_run(tmp_path:
     finally:
         proc.kill()
         proc.wait()
-    text = output.read_text(errors="replace")
-    assert proc.returncode == pytest.ExitCode.INTERRUPTED, text
+    return proc.returncode, output.read_text(errors="replace"), marks
+
+
+@pytest.mark.parametrize("source", [SWALLOWS_A_CANCEL, INTERRUPTED_IN_SETUP], ids=["call", "setup"])
+def test_a_sigint_stops_the_run_at_once_and_only_says_so(tmp_path: Path, source: str) -> None:
+    code, text, marks = interrupted(tmp_path, source)
+    assert code == pytest.ExitCode.INTERRUPTED, text
     assert "KeyboardInterrupt" in text, text
+    assert "Traceback" not in text, text  # nothing raised over it, in a teardown (tmp_path's)
     assert not (marks / "second-test-ran").exists(), text
-    assert (marks / "cancel-lost").exists(), text  # the test did lose asyncio.run's cancel
-    assert not (marks / "ran-on").exists(), text  # and was cancelled again, not waited for
+    assert not (marks / "ran-on").exists(), text  # cancelled again, not waited for
+    if source is SWALLOWS_A_CANCEL:
+        assert (marks / "cancel-lost").exists(), text  # the test did lose asyncio.run's cancel
