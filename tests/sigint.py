@@ -9,8 +9,9 @@ starting services, past the interrupt (seen in soaks: a run still going 40 s aft
 So for the session SIGINT raises KeyboardInterrupt at once, as it does outside a loop.
 `asyncio.run` installs its own handler only over Python's default one, so it keeps out of the
 way. On its way out it cancels the test's tasks once and waits for them: should a task lose
-that cancel, every task still there is cancelled again RECANCEL_S later, and every second
-after. Should the test swallow even the KeyboardInterrupt, the run stops after the test."""
+that cancel, every task of the test still there is cancelled again RECANCEL_S later, and
+every second after. Should the test swallow even the KeyboardInterrupt, the run stops after
+the test."""
 
 from __future__ import annotations
 
@@ -34,16 +35,17 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     except RuntimeError:
         pass
     else:
-        loop.call_later(RECANCEL_S, _cancel_again, loop)
+        # the test's tasks only: not those asyncio.run makes to shut down (its executor's)
+        loop.call_later(RECANCEL_S, _cancel_again, loop, asyncio.all_tasks(loop))
     raise KeyboardInterrupt
 
 
-def _cancel_again(loop: asyncio.AbstractEventLoop) -> None:
-    left = [t for t in asyncio.all_tasks(loop) if not t.done()]
+def _cancel_again(loop: asyncio.AbstractEventLoop, tasks: set[asyncio.Task[object]]) -> None:
+    left = [t for t in tasks if not t.done()]
     for task in left:
         task.cancel()
     if left:
-        loop.call_later(1.0, _cancel_again, loop)
+        loop.call_later(1.0, _cancel_again, loop, set(left))
 
 
 def _install() -> None:

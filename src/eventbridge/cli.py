@@ -67,19 +67,20 @@ def _aware_time(text: str) -> datetime:
 
 
 def install_stop_signals(stop: asyncio.Event, *, deadline_s: float | None = None) -> None:
-    """SIGTERM and SIGINT set `stop` (once); the services then drain and close. With
-    `deadline_s`, a process still running that long after the first signal exits at once
-    (EXIT_STOP_TIMEOUT), from a thread of its own, so even a loop stuck in a library ends."""
+    """SIGTERM and SIGINT set `stop`; the services then drain and close. With `deadline_s`,
+    a process still running that long after the first signal (even one that came after a
+    stop of its own making: `run` with its gateway gone) exits EXIT_STOP_TIMEOUT from a
+    thread, so a loop stuck in a library ends too. Later signals only say it is stopping."""
     loop = asyncio.get_running_loop()
+    armed: list[threading.Timer] = []
 
     def on_signal(sig: signal.Signals) -> None:
-        if stop.is_set():
+        if armed or (deadline_s is None and stop.is_set()):
+            log.warning("stop already requested", extra={"signal": sig.name})
             return
         log.info("stop requested", extra={"signal": sig.name, "stop_timeout_s": deadline_s})
         if deadline_s is not None:
-            timer = threading.Timer(deadline_s, _give_up, args=(deadline_s,))
-            timer.daemon = True
-            timer.start()
+            armed.append(_daemon_timer(deadline_s, _give_up, deadline_s))
         stop.set()
 
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -87,18 +88,28 @@ def install_stop_signals(stop: asyncio.Event, *, deadline_s: float | None = None
 
 
 def _stop_deadline_s(command: str, settings: EventBridgeSettings) -> float | None:
-    """The bridge's stop is bounded by bridge.stop_timeout_s, `run`'s by that plus the
-    gateway's own drain; the gateway alone ends its streams within gateway.drain_s."""
+    """The bridge's stop is bounded by bridge.stop_timeout_s; `run` drains its gateway at the
+    same time, so never below gateway.drain_s (+1 s); the gateway alone ends its streams
+    within gateway.drain_s."""
     if command == "bridge":
         return settings.bridge.stop_timeout_s
     if command == "run":
-        return settings.bridge.stop_timeout_s + settings.gateway.drain_s
+        return max(settings.bridge.stop_timeout_s, settings.gateway.drain_s + 1)
     return None
+
+
+def _daemon_timer(after_s: float, call: Callable[..., object], *args: object) -> threading.Timer:
+    timer = threading.Timer(after_s, call, args=args)
+    timer.daemon = True
+    timer.start()
+    return timer
 
 
 def _give_up(deadline_s: float) -> None:
     # Nothing is lost: what was not committed is read again by the next member and written
-    # once more, and writes are idempotent by event id (as after a SIGKILL).
+    # once more, and writes are idempotent by event id (as after a SIGKILL). The log line may
+    # block (a log reader that stopped reading holds the handler's lock): exit regardless.
+    _daemon_timer(2.0, os._exit, EXIT_STOP_TIMEOUT)
     log.error(
         "stop took longer than bridge.stop_timeout_s: exiting without the rest of the drain",
         extra={"stop_timeout_s": deadline_s},

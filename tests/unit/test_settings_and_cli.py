@@ -15,7 +15,7 @@ import uvloop
 
 from domain.breaker import BreakerPolicy
 from eventbridge.check import check_lines
-from eventbridge.cli import _loop_factory, _stop_deadline_s, main
+from eventbridge.cli import EXIT_STOP_TIMEOUT, _loop_factory, _stop_deadline_s, main
 from eventbridge.settings import CONFIG_ENV, EventBridgeSettings, SettingsError, load_settings
 from eventbridge.wiring.bridge import breaker_policy
 
@@ -167,14 +167,16 @@ def test_only_the_gateway_command_runs_on_uvloop() -> None:
     assert _loop_factory("run") is None
 
 
-def test_the_bridge_stop_is_bounded_by_its_timeout_and_runs_by_the_gateway_drain_too(
+def test_the_bridge_stop_is_bounded_by_its_timeout_and_runs_by_the_gateway_drain_as_well(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("EVENTBRIDGE__BRIDGE__STOP_TIMEOUT_S", "12")
     monkeypatch.setenv("EVENTBRIDGE__GATEWAY__DRAIN_S", "4")
     settings = load_settings()
     assert _stop_deadline_s("bridge", settings) == 12
-    assert _stop_deadline_s("run", settings) == 16
+    assert _stop_deadline_s("run", settings) == 12  # both drain at once: the longer
+    monkeypatch.setenv("EVENTBRIDGE__GATEWAY__DRAIN_S", "20")
+    assert _stop_deadline_s("run", load_settings()) == 21
     assert _stop_deadline_s("gateway", settings) is None  # its drain bounds it: gateway.drain_s
 
 
@@ -182,3 +184,38 @@ def test_a_stop_timeout_of_zero_is_refused_naming_the_key(monkeypatch: pytest.Mo
     monkeypatch.setenv("EVENTBRIDGE__BRIDGE__STOP_TIMEOUT_S", "0")
     with pytest.raises(SettingsError, match=r"bridge\.stop_timeout_s"):
         load_settings()
+
+
+# A process whose stop was already set (by itself) is sent SIGTERM, then hangs: the deadline
+# still runs from that signal, and a second signal changes nothing.
+HANGS_AFTER_ITS_STOP = """
+import asyncio, os, signal, sys, time
+from eventbridge.cli import install_stop_signals
+
+async def main():
+    stop = asyncio.Event()
+    install_stop_signals(stop, deadline_s=0.5)
+    stop.set()
+    os.kill(os.getpid(), signal.SIGTERM)
+    await asyncio.sleep(0.1)
+    os.kill(os.getpid(), signal.SIGTERM)
+    await asyncio.sleep(0.1)
+    print("hanging", flush=True)
+    time.sleep(30)  # a drain stuck in a library, the loop blocked
+
+asyncio.run(main())
+"""
+
+
+def test_a_stop_past_its_deadline_exits_3_even_when_its_stop_was_already_set() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", HANGS_AFTER_ITS_STOP],
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=False,
+    )
+    assert done.returncode == EXIT_STOP_TIMEOUT, done
+    assert "hanging" in done.stdout, done
+    assert "stop took longer than bridge.stop_timeout_s" in done.stderr, done
+    assert "stop already requested" in done.stderr, done
