@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from simulator.processes import wait_until
+from simulator.processes import spawn, stop, wait_until
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -83,24 +82,20 @@ def interrupted(tmp_path: Path, source: str) -> tuple[int, str, Path]:
     test_file.write_text(textwrap.dedent(source))
     output = tmp_path / "pytest.out"
     argv = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--rootdir", str(ROOT)]
-    with output.open("wb") as out:
-        proc = subprocess.Popen(
-            [*argv, "-c", str(ROOT / "pyproject.toml"), str(test_file)],
-            cwd=ROOT,
-            env={**os.environ, "MARKS": str(marks)},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            # SIGINT as a terminal gives it, whatever ours is (a soak started in the background)
-            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509
-        )
+    # spawn: its own group, SIGINT as a terminal gives it whatever ours is (a soak started
+    # in the background ignores it), and it dies with us
+    proc = spawn(
+        [*argv, "-c", str(ROOT / "pyproject.toml"), str(test_file)],
+        log=output,
+        cwd=ROOT,
+        env={**os.environ, "MARKS": str(marks)},
+    )
     try:
         wait_until((marks / "waiting").exists, timeout_s=60, what="the test to wait")
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)
     finally:
-        proc.kill()
-        proc.wait()
+        stop(proc, grace_s=1)
     return proc.returncode, output.read_text(errors="replace"), marks
 
 
