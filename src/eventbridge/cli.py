@@ -72,15 +72,17 @@ def install_stop_signals(stop: asyncio.Event, *, deadline_s: float | None = None
     stop of its own making: `run` with its gateway gone) exits EXIT_STOP_TIMEOUT from a
     thread, so a loop stuck in a library ends too. Later signals only say it is stopping."""
     loop = asyncio.get_running_loop()
-    armed: list[threading.Timer] = []
+    signalled = False
 
     def on_signal(sig: signal.Signals) -> None:
-        if armed or (deadline_s is None and stop.is_set()):
+        nonlocal signalled
+        if signalled:
             log.warning("stop already requested", extra={"signal": sig.name})
             return
+        signalled = True
         log.info("stop requested", extra={"signal": sig.name, "stop_timeout_s": deadline_s})
         if deadline_s is not None:
-            armed.append(_daemon_timer(deadline_s, _give_up, deadline_s))
+            _daemon_timer(deadline_s, _give_up, deadline_s)
         stop.set()
 
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -98,11 +100,10 @@ def _stop_deadline_s(command: str, settings: EventBridgeSettings) -> float | Non
     return None
 
 
-def _daemon_timer(after_s: float, call: Callable[..., object], *args: object) -> threading.Timer:
+def _daemon_timer(after_s: float, call: Callable[..., object], *args: object) -> None:
     timer = threading.Timer(after_s, call, args=args)
     timer.daemon = True
     timer.start()
-    return timer
 
 
 def _give_up(deadline_s: float) -> None:
